@@ -1,0 +1,27 @@
+r"""Trains a GAN: the run lives in --workdir, and rerunning the command resumes it.
+
+python -m experiments.train --config=configs/mnist_mlp.py --workdir=/tmp/mnist_mlp \
+    --config.data.dir=../shared/data/mnist
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from ganjax import cli, train
+
+config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
+flags.DEFINE_string('workdir', None, 'Directory for checkpoints, samples and metrics.')
+flags.mark_flags_as_required(['config', 'workdir'])
+FLAGS = flags.FLAGS
+
+
+@cli.user_errors
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  cli.initialize_distributed()
+  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,1 @@
+"""ganjax: GANs in JAX/Flax, from the classic tutorials to research runs."""

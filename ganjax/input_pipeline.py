@@ -1,0 +1,171 @@
+"""Data: the only module that touches tfds / tf.data.
+
+A dataset is loaded once into host memory as uint8 images [N, H, W, C] (and int32
+labels [N]); training keeps it resident on the devices and gathers each batch there
+from indices that are a pure function of (seed, step), so a resumed run sees exactly
+the batches an uninterrupted one would have.
+"""
+
+import dataclasses
+import gzip
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ganjax.errors import GanjaxError
+
+# name -> (tfds name, image shape, number of classes); read from IDX files or tfds.
+DATASETS = {
+    'mnist': ('mnist', (28, 28, 1), 10),
+    'fashion_mnist': ('fashion_mnist', (28, 28, 1), 10),
+}
+IDX_SPLITS = {'train': 'train', 'test': 't10k', 't10k': 't10k'}
+SOURCES = ('auto', 'files', 'tfds')
+
+
+@dataclasses.dataclass(frozen=True)
+class DataInfo:
+  """What the models need to know about a dataset, without loading it."""
+  image_shape: Tuple[int, int, int]
+  num_classes: int
+
+
+def describe(data_config):
+  """The DataInfo of `data_config` (checks the name; reads no data)."""
+  if data_config.name not in DATASETS:
+    raise GanjaxError(f'unknown dataset data.name={data_config.name!r}; '
+                      f'choose one of {sorted(DATASETS)}')
+  _, shape, classes = DATASETS[data_config.name]
+  return DataInfo(shape, classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """An in-memory dataset: images uint8 [N, H, W, C], labels int32 [N] or None."""
+  name: str
+  images: np.ndarray
+  labels: Optional[np.ndarray]
+  num_classes: int
+
+  @property
+  def image_shape(self):
+    return tuple(self.images.shape[1:])
+
+  def __len__(self):
+    return self.images.shape[0]
+
+
+def read_idx(path):
+  """Reads an IDX file (raw or .gz) into a numpy array of its stored shape."""
+  opener = gzip.open if path.endswith('.gz') else open
+  try:
+    with opener(path, 'rb') as f:
+      raw = f.read()
+  except (OSError, EOFError) as e:
+    raise GanjaxError(f'cannot read IDX file {path} ({e}); re-download it') from None
+  if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+    raise GanjaxError(f'{path} is not an unsigned-byte IDX file (bad magic number); '
+                      're-download it')
+  ndim = raw[3]
+  dims = np.frombuffer(raw, dtype='>u4', count=ndim, offset=4).astype(int)
+  offset = 4 + 4 * ndim
+  expected = int(np.prod(dims))
+  if len(raw) - offset != expected:
+    raise GanjaxError(f'{path} is truncated or corrupt: header says {expected} bytes of '
+                      f'data, file has {len(raw) - offset}; re-download it')
+  return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def _find(directory, stem):
+  for candidate in (stem, stem + '.gz'):
+    path = os.path.join(directory, candidate)
+    if os.path.exists(path):
+      return path
+  raise GanjaxError(f'no {stem}[.gz] in data.dir={directory}; put the original IDX files '
+                    'there (e.g. ../shared/data/mnist) or use data.source=tfds')
+
+
+def load_idx_dataset(name, directory, split):
+  """Loads MNIST-format IDX files `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`."""
+  if split not in IDX_SPLITS:
+    raise GanjaxError(f'unknown data.split {split!r}; use one of {sorted(IDX_SPLITS)}')
+  if not os.path.isdir(directory):
+    raise GanjaxError(f'data.dir={directory} does not exist; point it at the folder with '
+                      'the IDX files (e.g. ../shared/data/mnist)')
+  prefix = IDX_SPLITS[split]
+  images = read_idx(_find(directory, f'{prefix}-images-idx3-ubyte'))
+  labels = read_idx(_find(directory, f'{prefix}-labels-idx1-ubyte'))
+  if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+    raise GanjaxError(f'IDX files in {directory} do not match: images {images.shape}, '
+                      f'labels {labels.shape}; re-download them')
+  return Dataset(name, images[..., None], labels.astype(np.int32), DATASETS[name][2])
+
+
+def load_tfds_dataset(name, tfds_dir, split):
+  """Loads a prepared tfds dataset fully into memory (no download is attempted)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], 'GPU')  # keep TF off accelerators JAX uses
+  where = tfds_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets')
+  try:
+    data = tfds.load(DATASETS[name][0], split=split, data_dir=tfds_dir or None,
+                     download=False)
+  except Exception as e:  # tfds raises several types for "not prepared"
+    raise GanjaxError(
+        f'tfds dataset {name!r} split {split!r} is not prepared in {where} '
+        f'({type(e).__name__}); run `tfds build {DATASETS[name][0]} --data_dir=DIR` on a '
+        'machine with network and set data.tfds_dir=DIR, or set data.dir to the original '
+        'files') from None
+  # Batched reads, not batch_size=-1: the latter aborts on generator-backed sources.
+  batches = list(tfds.as_numpy(data.batch(4096)))
+  images = np.concatenate([b['image'] for b in batches]).astype(np.uint8)
+  labels = np.concatenate([b['label'] for b in batches]).astype(np.int32)
+  return Dataset(name, images, labels, DATASETS[name][2])
+
+
+def load_dataset(data_config):
+  """Loads `data_config.name` from files (data.dir) or tfds, per data.source."""
+  describe(data_config)
+  if data_config.source not in SOURCES:
+    raise GanjaxError(f'unknown data.source={data_config.source!r}; use one of {SOURCES}')
+  use_files = data_config.source == 'files' or (
+      data_config.source == 'auto' and data_config.dir)
+  if use_files:
+    if not data_config.dir:
+      raise GanjaxError('data.source=files needs data.dir; set --config.data.dir=PATH')
+    directory = os.path.expanduser(data_config.dir)
+    return load_idx_dataset(data_config.name, directory, data_config.split)
+  return load_tfds_dataset(data_config.name, data_config.tfds_dir, data_config.split)
+
+
+class IndexSampler:
+  """Global example indices per step: epoch-wise permutations seeded by (seed, epoch).
+
+  Step s uses the examples at stream positions [s*k*B, (s+1)*k*B) (k D updates of a
+  real batch B each); each epoch is a fresh permutation, so the order is a pure
+  function of (seed, step) and does not depend on how the run was split up.
+  """
+
+  def __init__(self, seed, num_examples, batch, d_steps=1):
+    self.seed, self.n, self.batch, self.d_steps = seed, num_examples, batch, d_steps
+    self._perms = {}
+
+  def _perm(self, epoch):
+    if epoch not in self._perms:
+      if len(self._perms) > 2:
+        self._perms.pop(min(self._perms))
+      rng = np.random.default_rng([self.seed, 0xDA7A, epoch])
+      self._perms[epoch] = rng.permutation(self.n).astype(np.int32)
+    return self._perms[epoch]
+
+  def indices(self, step, num_steps):
+    """int32 [num_steps, d_steps, batch] indices for steps [step, step + num_steps)."""
+    per_step = self.d_steps * self.batch
+    pos = np.arange(step * per_step, (step + num_steps) * per_step, dtype=np.int64)
+    epochs, within = np.divmod(pos, self.n)
+    out = np.empty(pos.shape, np.int32)
+    for epoch in np.unique(epochs):
+      mask = epochs == epoch
+      out[mask] = self._perm(int(epoch))[within[mask]]
+    return out.reshape(num_steps, self.d_steps, self.batch)

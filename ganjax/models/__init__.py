@@ -1,0 +1,21 @@
+"""Model registry: a config's `model.name` picks a (generator, discriminator) pair."""
+
+from ganjax.errors import GanjaxError
+from ganjax.models.mlp import MLPDiscriminator, MLPGenerator
+
+MODELS = {
+    'mlp': (MLPGenerator, MLPDiscriminator),
+}
+
+
+def build_models(model_config, *, image_shape, num_classes=0, axis_name=None):
+  """Returns (generator, discriminator) Linen modules for `model_config.name`."""
+  if model_config.name not in MODELS:
+    raise GanjaxError(f'unknown model.name {model_config.name!r}; '
+                      f'choose one of {sorted(MODELS)}')
+  g_cls, d_cls = MODELS[model_config.name]
+  generator = g_cls(image_shape=tuple(image_shape), num_classes=num_classes,
+                    axis_name=axis_name, **model_config.generator)
+  discriminator = d_cls(num_classes=num_classes, axis_name=axis_name,
+                        **model_config.discriminator)
+  return generator, discriminator

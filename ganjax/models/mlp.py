@@ -1,0 +1,54 @@
+"""The MLP GAN of the tutorials (seed 000 / seed 002): dense layers and LeakyReLU."""
+
+from typing import Optional, Sequence
+
+import math
+
+import flax.linen as nn
+
+from ganjax.models.layers import Activation, keras_kernel_init, normal_init
+
+
+class MLPGenerator(nn.Module):
+  """z [B, latent] -> images [B, H, W, C] in [-1, 1]."""
+  image_shape: Sequence[int]
+  hidden: Sequence[int] = (256, 512, 1024)
+  negative_slope: float = 0.2
+  first_init_std: float = 0.02
+  num_classes: int = 0
+  axis_name: Optional[str] = None  # unused: no BatchNorm here
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train):
+    """Maps latents (and unused labels) to images."""
+    del labels, train
+    x = z
+    for i, width in enumerate(self.hidden):
+      init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
+      x = nn.Dense(width, kernel_init=init)(x)
+      x = Activation('leaky_relu', self.negative_slope)(x)
+    x = nn.Dense(math.prod(self.image_shape), kernel_init=keras_kernel_init)(x)
+    x = Activation('tanh')(x)
+    return x.reshape((z.shape[0], *self.image_shape))
+
+
+class MLPDiscriminator(nn.Module):
+  """images [B, H, W, C] -> logits [B, 1]."""
+  hidden: Sequence[int] = (1024, 512, 256)
+  negative_slope: float = 0.2
+  dropout: float = 0.3
+  first_init_std: float = 0.02
+  num_classes: int = 0
+  axis_name: Optional[str] = None  # unused: no BatchNorm here
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train):
+    """Scores images; dropout is active when train is True."""
+    del labels
+    x = x.reshape((x.shape[0], -1))
+    for i, width in enumerate(self.hidden):
+      init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
+      x = nn.Dense(width, kernel_init=init)(x)
+      x = Activation('leaky_relu', self.negative_slope)(x)
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return nn.Dense(1, kernel_init=keras_kernel_init)(x)

@@ -1,0 +1,122 @@
+"""Data parallelism: a global jit program over Mesh(('data',)), or the same step under pmap.
+
+The canonical state lives as global arrays replicated over the mesh (what checkpoints
+hold); pmap mode converts to and from its per-device stacked form at the edges.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from ganjax.errors import GanjaxError
+
+MODES = ('jit', 'pmap')
+AXIS = 'data'
+
+
+def check_batch(batch, real_batch, num_devices):
+  """Raises a one-line error unless both batches split evenly over the devices."""
+  for name, b in (('batch_size', batch), ('the real batch per D update', real_batch)):
+    if b % num_devices:
+      raise GanjaxError(
+          f'{name}={b} does not divide across {num_devices} devices; set '
+          f'--config.batch_size to a multiple of {num_devices * batch // b}')
+
+
+def to_host(tree):
+  """Fetches (a local copy of) every leaf as numpy; works for multi-process arrays."""
+  def fetch(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      x = x.addressable_data(0)
+    return np.asarray(x)
+  return jax.tree.map(fetch, tree)
+
+
+def preprocess(images):
+  """uint8 [..., H, W, C] -> float32 in [-1, 1]."""
+  return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+class DataParallel:
+  """Places data and state on the devices and compiles the multi-step chunk function."""
+
+  def __init__(self, mode='jit', devices=None):
+    if mode not in MODES:
+      raise GanjaxError(f'unknown parallel={mode!r}; use one of {MODES}')
+    self.mode = mode
+    self.devices = list(devices or jax.devices())
+    self.mesh = Mesh(np.array(self.devices), (AXIS,))
+    self.replicated = NamedSharding(self.mesh, P())
+    self.num_devices = len(self.devices)
+    self.local_devices = [d for d in self.devices if d.process_index == jax.process_index()]
+    self.num_local = len(self.local_devices)
+
+  @property
+  def axis_name(self):
+    """The axis name the step reduces over: only pmap needs one."""
+    return AXIS if self.mode == 'pmap' else None
+
+  def constrain(self, x):
+    """Shards a batch-leading array over 'data' (global mode); identity under pmap."""
+    if self.mode == 'pmap':
+      return x
+    return lax.with_sharding_constraint(x, NamedSharding(self.mesh, P(AXIS)))
+
+  def replicate(self, tree):
+    """Host numpy (identical on every process) -> global arrays replicated on the mesh."""
+    def put(x):
+      x = np.asarray(x)
+      return jax.make_array_from_callback(x.shape, self.replicated, lambda i: x[i])
+    return jax.tree.map(put, tree)
+
+  def to_mode(self, state):
+    """Canonical replicated state -> the form the compiled chunk takes."""
+    if self.mode == 'jit':
+      return state
+    host = to_host(state)
+    return jax.tree.map(lambda x: np.broadcast_to(x, (self.num_local, *x.shape)), host)
+
+  def to_canonical(self, state):
+    """The compiled chunk's state form -> canonical replicated global arrays."""
+    if self.mode == 'jit':
+      return state
+    return self.replicate(jax.tree.map(lambda x: np.asarray(x[0]), state))
+
+  def put_data(self, arrays):
+    """Host arrays [N, ...] -> resident device copies (replicated / stacked per device)."""
+    if self.mode == 'jit':
+      return self.replicate(arrays)
+    return jax.tree.map(lambda x: np.broadcast_to(x, (self.num_local, *x.shape)), arrays)
+
+  def put_indices(self, idx):
+    """Global indices [S, k, B] (same on every process) -> this process's shards."""
+    if self.mode == 'jit':
+      sharding = NamedSharding(self.mesh, P(None, None, AXIS))
+      return jax.make_array_from_callback(idx.shape, sharding, lambda i: idx[i])
+    s, k, b = idx.shape
+    per_device = b // self.num_devices
+    start = jax.process_index() * self.num_local * per_device
+    mine = idx[:, :, start:start + self.num_local * per_device]
+    return np.ascontiguousarray(
+        mine.reshape(s, k, self.num_local, per_device).transpose(2, 0, 1, 3))
+
+  def compile_chunk(self, train_step):
+    """jit/pmap of chunk(state, data, idx [S,k,B]) -> (state, metrics [S]) via lax.scan."""
+    def chunk(state, data, idx):
+      def body(state, idx_step):
+        images = preprocess(data['images'][idx_step])
+        labels = data['labels'][idx_step] if 'labels' in data else None
+        return train_step(state, images, labels)
+      return lax.scan(body, state, idx)
+
+    if self.mode == 'pmap':
+      return jax.pmap(chunk, axis_name=AXIS, donate_argnums=0, devices=self.devices)
+    return jax.jit(chunk, donate_argnums=0,
+                   out_shardings=(self.replicated, self.replicated))
+
+  def metrics_to_host(self, metrics):
+    """Chunk metrics -> numpy dict of [S] arrays (device 0's copy under pmap)."""
+    host = to_host(metrics)
+    return {k: v[0] if self.mode == 'pmap' else v for k, v in host.items()}

@@ -1,0 +1,70 @@
+"""Checks on a run's config: allowed values, and that a workdir is resumed with its own config."""
+
+import json
+import os
+
+import ml_collections
+
+from ganjax import losses, parallel
+from ganjax.errors import GanjaxError
+
+CHOICES = {
+    'loss.generator': losses.GENERATOR_LOSSES,
+    'd_batch': ('combined', 'separate'),
+    'parallel': parallel.MODES,
+}
+# Fields a rerun may change without changing what is being trained.
+RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_every',
+               'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
+               'data.source'}
+
+
+def flatten(config, prefix=''):
+  """ConfigDict / dict -> {'a.b': value} with lists for tuples."""
+  out = {}
+  for key, value in (config.items() if hasattr(config, 'items') else []):
+    name = f'{prefix}{key}'
+    if isinstance(value, (dict, ml_collections.ConfigDict)):
+      out.update(flatten(value, name + '.'))
+    else:
+      out[name] = list(value) if isinstance(value, tuple) else value
+  return out
+
+
+def validate(config):
+  """Raises a one-line GanjaxError for out-of-range values of the enumerated fields."""
+  flat = flatten(config)
+  for name, allowed in CHOICES.items():
+    if flat.get(name) not in allowed:
+      raise GanjaxError(f'--config.{name}={flat.get(name)!r} is not one of {list(allowed)}')
+  for name in ('batch_size', 'num_steps', 'd_steps', 'steps_per_dispatch', 'log_every',
+               'sample_every', 'checkpoint_every', 'keep_checkpoints'):
+    if not isinstance(flat.get(name), int) or flat[name] < 1:
+      raise GanjaxError(f'--config.{name} must be a positive integer, got {flat.get(name)!r}')
+
+
+def load(workdir):
+  """The ConfigDict saved in WORKDIR/config.json."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise GanjaxError(f'no config.json in {workdir}: is it a ganjax workdir? '
+                      'Train first with experiments.train --workdir=...')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def save_or_check(config, workdir, write=True):
+  """Saves config.json for a new run, or checks a resumed run trains the same thing."""
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    saved, now = flatten(load(workdir)), flatten(json.loads(config.to_json_best_effort()))
+    diffs = sorted(k for k in set(saved) | set(now)
+                   if k not in RUN_CONTROL and saved.get(k) != now.get(k))
+    if diffs:
+      shown = ', '.join(f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in diffs[:3])
+      raise GanjaxError(f'{workdir} holds a run with a different config ({shown}); use a '
+                        'new --workdir, or rerun with the saved config')
+  if write:
+    with open(path + '.tmp', 'w') as f:
+      f.write(config.to_json_best_effort(indent=2))
+    os.replace(path + '.tmp', path)

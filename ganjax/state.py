@@ -1,0 +1,50 @@
+"""The training state: one pytree with both networks, their optimizers, step and RNG."""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class GANState:
+  """Everything a resumed run needs; optimizers themselves live outside (static)."""
+  step: jax.Array          # int32 scalar: number of G updates done
+  rng: jax.Array           # uint32[2]: the run's base key; per-step keys are fold_in(rng, step)
+  g_params: Any
+  d_params: Any
+  g_batch_stats: Any       # BatchNorm running statistics ({} for models without BN)
+  d_batch_stats: Any
+  g_opt_state: Any
+  d_opt_state: Any
+
+
+def make_optimizer(opt_config):
+  """An optax Adam from {learning_rate, b1, b2}."""
+  return optax.adam(opt_config.learning_rate, b1=opt_config.b1, b2=opt_config.b2)
+
+
+def latent_shape(config, batch):
+  """Shape of a latent batch: [batch, latent_dim]."""
+  return (batch, config.model.latent_dim)
+
+
+def init_state(config, generator, discriminator, g_tx, d_tx, image_shape, num_classes=0):
+  """Initializes params and optimizer states from config.seed; image_shape is [H, W, C]."""
+  base = jax.random.PRNGKey(config.seed)
+  g_key, d_key = jax.random.split(jax.random.fold_in(base, 0x1517))
+  z = jnp.zeros(latent_shape(config, 1), jnp.float32)
+  x = jnp.zeros((1, *image_shape), jnp.float32)
+  labels = jnp.zeros((1,), jnp.int32) if num_classes else None
+  g_vars = generator.init({'params': g_key}, z, labels, train=False)
+  d_vars = discriminator.init({'params': d_key}, x, labels, train=False)
+  return GANState(
+      step=jnp.zeros((), jnp.int32),
+      rng=jax.random.fold_in(base, 0x7AA1),
+      g_params=g_vars['params'], d_params=d_vars['params'],
+      g_batch_stats=g_vars.get('batch_stats', {}),
+      d_batch_stats=d_vars.get('batch_stats', {}),
+      g_opt_state=g_tx.init(g_vars['params']),
+      d_opt_state=d_tx.init(d_vars['params']))

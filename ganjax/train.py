@@ -1,0 +1,273 @@
+"""train_and_evaluate(config, workdir): the outer loop, resumable from WORKDIR."""
+
+import functools
+import math
+import os
+import signal
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
+from tqdm import tqdm
+
+from ganjax import input_pipeline, run_config, sampling, summary
+from ganjax.checkpoint import Checkpointer
+from ganjax.errors import GanjaxError
+from ganjax.metric_writers import MetricWriter
+from ganjax.models import build_models
+from ganjax.parallel import DataParallel, check_batch, to_host
+from ganjax.state import init_state, make_optimizer
+from ganjax.train_step import StepConfig, make_step_fns, real_batch_size
+
+GRID_SIDE = 10  # samples/ grids are 10 x 10
+
+
+class Experiment:
+  """Everything built from a config: data, models, optimizers, parallel mode."""
+
+  def __init__(self, config, devices=None):
+    run_config.validate(config)
+    self.config = config
+    self.info = input_pipeline.describe(config.data)
+    self.image_shape = self.info.image_shape
+    self.par = DataParallel(config.parallel, devices)
+    self.real_batch = real_batch_size(config.d_batch, config.batch_size)
+    self.num_classes = self.info.num_classes if config.model.get('conditional') else 0
+    self.generator, self.discriminator = build_models(
+        config.model, image_shape=self.image_shape, num_classes=self.num_classes,
+        axis_name=self.par.axis_name)
+    self.g_tx = make_optimizer(config.optimizer.g)
+    self.d_tx = make_optimizer(config.optimizer.d)
+
+  def _init_fn(self):
+    return functools.partial(init_state, self.config, self.generator, self.discriminator,
+                             self.g_tx, self.d_tx, self.image_shape, self.num_classes)
+
+  def init_state(self):
+    """The step-0 state as replicated global arrays."""
+    return jax.jit(self._init_fn(), out_shardings=self.par.replicated)()
+
+  def abstract_state(self):
+    """Shapes, dtypes and (replicated) shardings of the state, computing nothing."""
+    shapes = jax.eval_shape(self._init_fn())
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                       sharding=self.par.replicated), shapes)
+
+  def step_fns(self):
+    """The pure train step and its D / G halves for this config (not yet jitted)."""
+    c = self.config
+    cfg = StepConfig(latent_dim=c.model.latent_dim, global_batch=c.batch_size,
+                     d_steps=c.d_steps, d_batch=c.d_batch, generator_loss=c.loss.generator,
+                     real_label=c.loss.real_label, num_classes=self.num_classes,
+                     axis_name=self.par.axis_name)
+    return make_step_fns(cfg, self.generator, self.discriminator, self.g_tx, self.d_tx,
+                         self.par.constrain)
+
+  def load_dataset(self):
+    """Loads the training data and checks it matches what the models were built for."""
+    dataset = input_pipeline.load_dataset(self.config.data)
+    if dataset.image_shape != tuple(self.image_shape):
+      raise GanjaxError(f'data in {self.config.data.dir or "tfds"} has images of shape '
+                        f'{dataset.image_shape}, expected {tuple(self.image_shape)}')
+    return dataset
+
+  def device_data(self, dataset):
+    """The dataset, resident on the devices."""
+    data = {'images': dataset.images}
+    if self.num_classes:
+      data['labels'] = dataset.labels
+    return self.par.put_data(data)
+
+  def summary(self):
+    """The per-layer G/D table."""
+    return summary.model_summary(self.generator, self.discriminator,
+                                 latent_dim=self.config.model.latent_dim,
+                                 image_shape=self.image_shape,
+                                 num_classes=self.num_classes)
+
+
+class _StopFlag:
+  """Set by SIGTERM/SIGINT; the loop saves and exits cleanly at the next chunk."""
+
+  def __init__(self):
+    self.signum = None
+    self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+
+  def _handle(self, signum, frame):
+    del frame
+    self.signum = signum
+    signal.signal(signum, self._old[signum])  # a second signal acts as usual
+
+  def requested(self):
+    flag = self.signum is not None
+    if jax.process_count() > 1:  # every process must agree to stop at the same step
+      flag = bool(np.any(multihost_utils.process_allgather(np.array(flag))))
+    return flag
+
+  def restore(self):
+    for s, handler in self._old.items():
+      signal.signal(s, handler)
+
+
+class _MetricsBuffer:
+  """Collects per-chunk device metrics and fetches them later, without stalling the step."""
+
+  def __init__(self, writer, bar):
+    self.writer, self.bar, self.pending = writer, bar, []
+    self.last_time, self.last_step = time.perf_counter(), None
+
+  def add(self, end_step, metrics):
+    for leaf in jax.tree.leaves(metrics):
+      leaf.copy_to_host_async()
+    self.pending.append((end_step, metrics))
+
+  def flush(self, fetch):
+    """Fetches pending metrics, fails on a non-finite loss, logs their mean."""
+    if not self.pending:
+      return
+    rows = [(end, fetch(m)) for end, m in self.pending]
+    self.pending = []
+    for end, m in rows:
+      bad = ~np.isfinite(m['d_loss']) | ~np.isfinite(m['g_loss'])
+      if bad.any():
+        step = end - len(bad) + int(np.argmax(bad)) + 1
+        raise NonFiniteLoss(step, {k: float(v[np.argmax(bad)]) for k, v in m.items()})
+    end = rows[-1][0]
+    means = {k: float(np.mean(np.concatenate([m[k] for _, m in rows]))) for k in rows[0][1]}
+    now = time.perf_counter()
+    if self.last_step is not None and end > self.last_step:
+      means['steps_per_sec'] = (end - self.last_step) / (now - self.last_time)
+    self.last_time, self.last_step = now, end
+    self.writer.write(end, means)
+    self.bar.set_postfix({k: f'{v:.3g}' for k, v in means.items()}, refresh=False)
+
+
+class NonFiniteLoss(Exception):
+  """Raised inside the loop; turned into a GanjaxError after pending saves finish."""
+
+  def __init__(self, step, values):
+    super().__init__(step, values)
+    self.step, self.values = step, values
+
+
+def _next_boundary(step, config):
+  every = (config.log_every, config.sample_every, config.checkpoint_every)
+  nxt = min((step // e + 1) * e for e in every)
+  return min(nxt, config.num_steps, step + config.steps_per_dispatch)
+
+
+def _all_finite(tree):
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.floating)]
+  return bool(to_host(jnp.all(jnp.stack(leaves))))
+
+
+def train_and_evaluate(config, workdir):
+  """Trains (or resumes) the run in `workdir` to config.num_steps; returns the final state."""
+  is_main = jax.process_index() == 0
+  exp = Experiment(config)
+  check_batch(config.batch_size, exp.real_batch, exp.par.num_devices)
+  dataset = exp.load_dataset()
+  os.makedirs(workdir, exist_ok=True)
+  run_config.save_or_check(config, workdir, write=is_main)
+  if is_main:
+    logging.info('%s: %d examples of %s\n%s', dataset.name, len(dataset),
+                 dataset.image_shape, exp.summary())
+  ckpt = Checkpointer(workdir, keep=config.keep_checkpoints)
+  state, step = ckpt.restore(exp.abstract_state())
+  if state is None:
+    state, step = exp.init_state(), 0
+  else:
+    logging.info('resumed from the checkpoint at step %d in %s', step, ckpt.directory)
+  if step >= config.num_steps:
+    logging.info('already trained to step %d (num_steps=%d): nothing to do', step,
+                  config.num_steps)
+    ckpt.close()
+    return state
+  try:
+    state = _train_loop(exp, dataset, workdir, ckpt, state, step, is_main)
+  finally:
+    ckpt.close()
+  return state
+
+
+def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
+  config = exp.config
+  chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step)
+  data = exp.device_data(dataset)
+  sampler = input_pipeline.IndexSampler(config.seed, len(dataset), exp.real_batch,
+                                        config.d_steps)
+  sample = _sampler_fn(exp, workdir, is_main)
+  writer = MetricWriter(workdir, enabled=is_main)
+  bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',
+             dynamic_ncols=True, mininterval=1.0)
+  metrics = _MetricsBuffer(writer, bar)
+  stop = _StopFlag()
+  run_state, saved = exp.par.to_mode(state), step
+
+  def checkpoint(at):
+    canonical = exp.par.to_canonical(run_state)
+    if not _all_finite(canonical):
+      raise NonFiniteLoss(at, {})
+    ckpt.save(at, canonical)
+    return at
+
+  try:
+    while step < config.num_steps:
+      n = _next_boundary(step, config) - step
+      idx = exp.par.put_indices(sampler.indices(step, n))
+      run_state, chunk_metrics = chunk_fn(run_state, data, idx)
+      step += n
+      metrics.add(step, chunk_metrics)
+      bar.update(n)
+      done = step == config.num_steps
+      if step % config.log_every == 0 or done:
+        metrics.flush(exp.par.metrics_to_host)
+      if step % config.sample_every == 0 or done:
+        sample(run_state, step)
+      stopping = stop.requested()
+      if step % config.checkpoint_every == 0 or done or stopping:
+        metrics.flush(exp.par.metrics_to_host)
+        saved = checkpoint(step)
+      if stopping and not done:
+        logging.warning('stopped by signal %d at step %d; checkpoint saved in %s; rerun the '
+                        'same command to resume', stop.signum, step, ckpt.directory)
+        break
+  except NonFiniteLoss as e:
+    ckpt.wait()
+    shown = ', '.join(f'{k}={v:.4g}' for k, v in e.values.items()) or 'params'
+    raise GanjaxError(
+        f'non-finite loss at step {e.step} ({shown}); stopped without saving it. The last '
+        f'good checkpoint is step {saved} in {ckpt.directory}: lower the learning rates, '
+        'or rerun to resume from it') from None
+  finally:
+    stop.restore()
+    bar.close()
+    writer.close()
+  ckpt.wait()
+  return exp.par.to_canonical(run_state)
+
+
+def _sampler_fn(exp, workdir, is_main):
+  """Returns sample(run_state, step): a 10x10 grid from fixed noise -> samples/."""
+  n = GRID_SIDE * GRID_SIDE
+  z = sampling.fixed_latents(exp.config.seed, n, exp.config.model.latent_dim)
+  labels = None
+  if exp.num_classes:  # one row per class, as many rows as fit
+    labels = np.repeat(np.arange(GRID_SIDE) % exp.num_classes, GRID_SIDE).astype(np.int32)
+  generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
+
+  def sample(run_state, step):
+    if not is_main:
+      return
+    host = to_host({'p': run_state.g_params, 's': run_state.g_batch_stats})
+    if exp.par.mode == 'pmap':
+      host = jax.tree.map(lambda x: x[0], host)
+    images = sampling.generate_images(generate, host['p'], host['s'], z, labels)
+    path = os.path.join(workdir, 'samples', f'step_{step:0{len(str(exp.config.num_steps))}d}.png')
+    sampling.save_png(sampling.grid(images, rows=GRID_SIDE), path,
+                      scale=max(1, math.ceil(256 / (GRID_SIDE * images.shape[1]))))
+  return sample

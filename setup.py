@@ -1,0 +1,29 @@
+"""ganjax: GANs in JAX/Flax."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name='ganjax',
+    version='0.1.0',
+    description='GANs in JAX/Flax: the classic tutorials, measured and scaled.',
+    packages=find_packages(include=['ganjax', 'ganjax.*', 'experiments', 'configs',
+                                    'benchmarks']),
+    python_requires='>=3.11',
+    install_requires=[
+        'jax==0.10.2',
+        'flax==0.12.8',
+        'optax==0.2.8',
+        'orbax-checkpoint==0.12.8',
+        'tensorflow-datasets==4.9.10',
+        'tensorflow-cpu==2.21.*',
+        'absl-py',
+        'ml_collections',
+        'tqdm',
+        'Pillow',
+        'tensorboardX',  # event files without TF ops in the training process
+    ],
+    extras_require={
+        'test': ['pytest'],
+        'bench': ['torch==2.13.0'],  # the plain PyTorch peer in benchmarks/
+    },
+)

@@ -1,0 +1,121 @@
+"""The command lines as a user runs them: train, resume, generate, summary, and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import MNIST_DIR, REPO
+
+TRAIN = ['-m', 'experiments.train', '--config=configs/mnist_mlp.py',
+         f'--config.data.dir={MNIST_DIR}', '--config.data.split=test']
+
+
+def run(*args, env=None, check=True):
+  proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
+                        env={**os.environ, **(env or {})}, timeout=300)
+  if check and proc.returncode:
+    raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}')
+  return proc
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('cli') / 'run')
+  proc = run(*TRAIN, f'--workdir={workdir}', '--config.num_steps=20',
+             '--config.log_every=10', '--config.sample_every=10',
+             '--config.checkpoint_every=10')
+  return workdir, proc
+
+
+def test_train_writes_grid_checkpoint_metrics_and_progress(trained):
+  workdir, proc = trained
+  assert 'total: 2,946,577' in proc.stderr  # the summary is printed at the start
+  assert 'step/s' in proc.stderr and 'd_loss=' in proc.stderr and 'd_fake=' in proc.stderr
+  grid = np.asarray(Image.open(f'{workdir}/samples/step_20.png'))
+  assert grid.shape[0] == grid.shape[1] >= 10 * 28 and grid.std() > 10
+  assert sorted(os.listdir(f'{workdir}/checkpoints'))[:2] == ['10', '20']
+  rows = [json.loads(l) for l in open(f'{workdir}/metrics.jsonl')]
+  assert [r['step'] for r in rows] == [10, 20]
+  assert set(rows[1]) >= {'d_loss', 'g_loss', 'd_real', 'd_fake', 'steps_per_sec'}
+
+
+def test_generate_is_deterministic_per_seed(trained, tmp_path):
+  workdir, _ = trained
+  for name, seed in (('a', 1), ('b', 1), ('c', 2)):
+    out = run('-m', 'experiments.generate', f'--workdir={workdir}', '--num=12',
+              f'--seed={seed}', f'--out={tmp_path / name}')
+    assert 'from step 20' in out.stdout
+  a, b, c = (np.load(tmp_path / f'{n}.npz', allow_pickle=False)['images'] for n in 'abc')
+  assert a.shape == (12, 28, 28, 1) and a.dtype == np.uint8
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, c)
+  assert Image.open(tmp_path / 'a.png').size[0] > 28
+  older = run('-m', 'experiments.generate', f'--workdir={workdir}', '--num=12', '--seed=1',
+              '--step=10', f'--out={tmp_path / "d"}')
+  assert 'from step 10' in older.stdout
+  assert not np.array_equal(a, np.load(tmp_path / 'd.npz')['images'])
+
+
+def test_summary_needs_no_data():
+  out = run('-m', 'experiments.summary', '--config=configs/mnist_mlp.py',
+            '--config.data.dir=/nowhere')
+  assert 'trainable: 1,486,352' in out.stdout and 'trainable: 1,460,225' in out.stdout
+  assert 'GAN  trainable: 2,946,577  non-trainable: 0  total: 2,946,577' in out.stdout
+
+
+def _error_line(proc):
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert 'Traceback' not in proc.stderr
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('ganjax: error: ')
+  return last
+
+
+@pytest.mark.parametrize('args, match', [
+    (['--config.data.name=cifar11'], 'unknown dataset'),
+    (['--config.data.dir=/no/such/dir'], 'does not exist'),
+    (['--config.num_stepz=5'], 'unknown config field: num_stepz'),
+    (['--config.loss.generator=wgan'], "is not one of ['non_saturating', 'minimax']"),
+    (['--config.batch_size=100'], 'does not divide across 8 devices'),
+])
+def test_bad_training_input_is_one_line(args, match, tmp_path):
+  proc = run(*TRAIN, f'--workdir={tmp_path}/w', *args, check=False)
+  assert match in _error_line(proc)
+  assert not os.path.exists(f'{tmp_path}/w/checkpoints')
+
+
+def test_generate_without_checkpoint_is_one_line(tmp_path):
+  proc = run('-m', 'experiments.generate', f'--workdir={tmp_path}', f'--out={tmp_path}/x',
+             check=False)
+  assert 'config.json' in _error_line(proc)
+  proc = run('-m', 'experiments.generate', f'--workdir={tmp_path}/none',
+             f'--out={tmp_path}/x', check=False)
+  assert 'does not exist' in _error_line(proc)
+
+
+def test_sigterm_saves_and_rerun_resumes(tmp_path):
+  workdir = str(tmp_path / 'run')
+  args = [sys.executable, *TRAIN, f'--workdir={workdir}', '--config.num_steps=100000',
+          '--config.log_every=10', '--config.checkpoint_every=50000']
+  proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 120
+  while not os.path.exists(f'{workdir}/metrics.jsonl') or not open(
+      f'{workdir}/metrics.jsonl').read():
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 0, err[-2000:]
+  assert 'stopped by signal' in err
+  steps = [int(s) for s in os.listdir(f'{workdir}/checkpoints') if s.isdigit()]
+  assert len(steps) == 1 and 10 <= steps[0] < 100000
+  resumed = run(*TRAIN, f'--workdir={workdir}', f'--config.num_steps={steps[0] + 10}',
+                '--config.log_every=10', '--config.checkpoint_every=50000')
+  assert f'resumed from the checkpoint at step {steps[0]}' in resumed.stderr

@@ -1,0 +1,57 @@
+"""Data parallelism: 8 simulated devices compute the 1-device step on the same global batch."""
+
+import jax
+import numpy as np
+import pytest
+
+from ganjax.errors import GanjaxError
+from ganjax.input_pipeline import IndexSampler
+from ganjax.parallel import check_batch
+from ganjax.train import Experiment
+
+
+def _train(config, devices, steps=3):
+  """Runs `steps` steps in one chunk from the seed's init; returns host params, metrics."""
+  exp = Experiment(config, devices=devices)
+  dataset = exp.load_dataset()
+  chunk = exp.par.compile_chunk(exp.step_fns().train_step)
+  sampler = IndexSampler(config.seed, len(dataset), exp.real_batch, config.d_steps)
+  state = exp.par.to_mode(exp.init_state())
+  state, metrics = chunk(state, exp.device_data(dataset),
+                         exp.par.put_indices(sampler.indices(0, steps)))
+  state = jax.device_get(exp.par.to_canonical(state))
+  return state, exp.par.metrics_to_host(metrics)
+
+
+def _assert_close(a, b, rtol=2e-4, atol=2e-6):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def test_eight_devices_equal_one_device_with_dropout(small_config):
+  assert jax.device_count() == 8
+  one, m1 = _train(small_config, jax.devices()[:1])
+  eight, m8 = _train(small_config, jax.devices())
+  _assert_close(one.g_params, eight.g_params)
+  _assert_close(one.d_params, eight.d_params)
+  np.testing.assert_allclose(m1['d_loss'], m8['d_loss'], rtol=1e-5)
+  assert int(eight.step) == 3
+
+
+@pytest.mark.parametrize('d_batch', ['combined', 'separate'])
+def test_pmap_equals_one_device_without_dropout(small_config, d_batch):
+  small_config.model.discriminator.dropout = 0.0
+  small_config.d_batch = d_batch
+  one, _ = _train(small_config, jax.devices()[:1])
+  small_config.parallel = 'pmap'
+  eight, _ = _train(small_config, jax.devices())
+  _assert_close(one.g_params, eight.g_params)
+  _assert_close(one.d_params, eight.d_params)
+
+
+def test_batch_must_divide_across_devices():
+  check_batch(16, 8, 8)
+  with pytest.raises(GanjaxError, match='multiple of 8'):
+    check_batch(12, 12, 8)
+  with pytest.raises(GanjaxError, match='multiple of 16'):
+    check_batch(24, 12, 8)  # 'separate' halves the real batch

@@ -1,0 +1,96 @@
+"""The training loop: resume is bit-identical, bad checkpoints fall back, NaNs stop cleanly."""
+
+import glob
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from ganjax import train
+from ganjax.errors import GanjaxError
+
+
+def _host(state):
+  return jax.device_get(state)
+
+
+def _assert_identical(a, b):
+  la, lb = jax.tree.leaves(_host(a)), jax.tree.leaves(_host(b))
+  assert len(la) == len(lb)
+  for x, y in zip(la, lb):
+    np.testing.assert_array_equal(x, y)
+
+
+def _steps(workdir):
+  return sorted(int(os.path.basename(p)) for p in glob.glob(f'{workdir}/checkpoints/[0-9]*'))
+
+
+@pytest.fixture
+def uninterrupted(small_config, tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('full'))
+  return train.train_and_evaluate(small_config, workdir), workdir
+
+
+def test_run_writes_checkpoints_samples_metrics(uninterrupted):
+  state, workdir = uninterrupted
+  assert int(state.step) == 8
+  assert _steps(workdir) == [4, 8]
+  assert sorted(os.listdir(f'{workdir}/samples')) == ['step_4.png', 'step_8.png']
+  rows = [json.loads(l) for l in open(f'{workdir}/metrics.jsonl')]
+  assert [r['step'] for r in rows] == [4, 8]
+  assert all(np.isfinite(r['d_loss']) and 0 < r['d_real'] < 1 for r in rows)
+  assert glob.glob(f'{workdir}/tensorboard/events.out.tfevents.*')
+  assert json.load(open(f'{workdir}/config.json'))['batch_size'] == 16
+
+
+def test_resume_is_bit_identical(small_config, uninterrupted, tmp_path):
+  full, _ = uninterrupted
+  small_config.num_steps = 6  # stops off the checkpoint grid: chunks 4+2, then 2
+  train.train_and_evaluate(small_config, str(tmp_path))
+  assert _steps(tmp_path) == [4, 6]
+  small_config.num_steps = 8
+  resumed = train.train_and_evaluate(small_config, str(tmp_path))
+  _assert_identical(full, resumed)
+
+
+def test_finished_run_is_not_retrained(small_config, uninterrupted):
+  full, workdir = uninterrupted
+  before = open(f'{workdir}/metrics.jsonl').read()
+  again = train.train_and_evaluate(small_config, workdir)
+  _assert_identical(full, again)
+  assert open(f'{workdir}/metrics.jsonl').read() == before
+
+
+def test_corrupt_latest_checkpoint_falls_back_and_is_kept(small_config, uninterrupted,
+                                                           tmp_path):
+  full, _ = uninterrupted
+  train.train_and_evaluate(small_config, str(tmp_path))
+  for path in glob.glob(f'{tmp_path}/checkpoints/8/**/*', recursive=True):
+    if os.path.isfile(path):
+      open(path, 'wb').close()  # truncate every file of the newest checkpoint
+  resumed = train.train_and_evaluate(small_config, str(tmp_path))
+  _assert_identical(full, resumed)
+  assert _steps(tmp_path) == [4, 8]
+  assert len(glob.glob(f'{tmp_path}/corrupt_checkpoints/8-*')) == 1  # set aside, not deleted
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(small_config, tmp_path):
+  small_config.num_steps = 4
+  train.train_and_evaluate(small_config, str(tmp_path))
+  small_config.num_steps = 12
+  small_config.optimizer.d.learning_rate = 1e30
+  small_config.optimizer.g.learning_rate = 1e30
+  with open(tmp_path / 'config.json', 'w') as f:  # as if the run had diverged by itself
+    f.write(small_config.to_json_best_effort())
+  with pytest.raises(GanjaxError, match=r'non-finite loss at step 5 .*checkpoint is step 4'):
+    train.train_and_evaluate(small_config, str(tmp_path))
+  assert _steps(tmp_path) == [4]
+
+
+def test_workdir_of_another_config_is_refused(small_config, uninterrupted):
+  _, workdir = uninterrupted
+  small_config.model.generator.hidden = (16, 16)
+  with pytest.raises(GanjaxError, match='different config'):
+    train.train_and_evaluate(small_config, workdir)
