@@ -14,12 +14,17 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ganjax.errors import GanjaxError
+from ganjax.readers import cifar, folder
 
-# name -> (tfds name, image shape, number of classes); read from IDX files or tfds.
+# name -> (tfds name, image shape, class names); from the original files or tfds.
 DATASETS = {
-    'mnist': ('mnist', (28, 28, 1), 10),
-    'fashion_mnist': ('fashion_mnist', (28, 28, 1), 10),
+    'mnist': ('mnist', (28, 28, 1), tuple('0123456789')),
+    'fashion_mnist': ('fashion_mnist', (28, 28, 1), (
+        't-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker',
+        'bag', 'ankle-boot')),
+    'cifar10': ('cifar10', (32, 32, 3), cifar.CIFAR10_CLASSES),
 }
+FOLDER = 'folder'  # a user's image folder: shape and classes come from data.*
 IDX_SPLITS = {'train': 'train', 'test': 't10k', 't10k': 't10k'}
 SOURCES = ('auto', 'files', 'tfds')
 
@@ -32,27 +37,48 @@ class DataInfo:
 
 
 def describe(data_config):
-  """The DataInfo of `data_config` (checks the name; reads no data)."""
+  """The DataInfo of `data_config` (checks the name; reads no images)."""
+  if data_config.name == FOLDER:
+    size, channels = data_config.image_size, data_config.channels
+    if not (32 <= size <= 256 and size % 8 == 0) or channels not in (1, 3):
+      raise GanjaxError(f'data.image_size={size}, data.channels={channels}: folders need a '
+                        'square size 32..256 divisible by 8 and 1 or 3 channels')
+    return DataInfo((size, size, channels), _folder_classes(data_config))
   if data_config.name not in DATASETS:
     raise GanjaxError(f'unknown dataset data.name={data_config.name!r}; '
-                      f'choose one of {sorted(DATASETS)}')
+                      f'choose one of {sorted(DATASETS) + [FOLDER]}')
   _, shape, classes = DATASETS[data_config.name]
-  return DataInfo(shape, classes)
+  return DataInfo(shape, len(classes))
+
+
+def _folder_classes(data_config):
+  """Subfolders of data.dir (the classes), or data.num_classes when it is not at hand."""
+  directory = os.path.expanduser(data_config.dir or '')
+  if directory and os.path.isdir(directory):
+    classes = folder.class_folders(directory)
+    if classes:
+      return len(classes)
+  return data_config.num_classes
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-  """An in-memory dataset: images uint8 [N, H, W, C], labels int32 [N] or None."""
+  """An in-memory dataset: images uint8 [N, H, W, C], labels int32 [N]."""
   name: str
   images: np.ndarray
   labels: Optional[np.ndarray]
-  num_classes: int
+  class_names: Tuple[str, ...]
+
+  @property
+  def num_classes(self):
+    return len(self.class_names)
 
   @property
   def image_shape(self):
     return tuple(self.images.shape[1:])
 
-  def __len__(self):
+  @property
+  def num_examples(self):
     return self.images.shape[0]
 
 
@@ -124,19 +150,37 @@ def load_tfds_dataset(name, tfds_dir, split):
   return Dataset(name, images, labels, DATASETS[name][2])
 
 
-def load_dataset(data_config):
-  """Loads `data_config.name` from files (data.dir) or tfds, per data.source."""
+def load_dataset(data_config, conditional=False):
+  """Loads `data_config.name` from files (data.dir) or tfds, per data.source; a folder
+  streams instead (a readers.folder.FolderSource)."""
   describe(data_config)
   if data_config.source not in SOURCES:
     raise GanjaxError(f'unknown data.source={data_config.source!r}; use one of {SOURCES}')
+  if data_config.name == FOLDER:
+    return load_folder(data_config, conditional)
   use_files = data_config.source == 'files' or (
       data_config.source == 'auto' and data_config.dir)
-  if use_files:
-    if not data_config.dir:
-      raise GanjaxError('data.source=files needs data.dir; set --config.data.dir=PATH')
-    directory = os.path.expanduser(data_config.dir)
-    return load_idx_dataset(data_config.name, directory, data_config.split)
-  return load_tfds_dataset(data_config.name, data_config.tfds_dir, data_config.split)
+  if not use_files:
+    return load_tfds_dataset(data_config.name, data_config.tfds_dir, data_config.split)
+  if not data_config.dir:
+    raise GanjaxError('data.source=files needs data.dir; set --config.data.dir=PATH')
+  directory = os.path.expanduser(data_config.dir)
+  if data_config.name == 'cifar10':
+    images, labels = cifar.load_cifar10(directory, data_config.split)
+    return Dataset('cifar10', images, labels, cifar.CIFAR10_CLASSES)
+  return load_idx_dataset(data_config.name, directory, data_config.split)
+
+
+def load_folder(data_config, conditional):
+  """A streaming FolderSource over data.dir's readable images (split per data.holdout)."""
+  if not data_config.dir:
+    raise GanjaxError('data.name=folder needs data.dir; set --config.data.dir=PATH')
+  directory = os.path.expanduser(data_config.dir)
+  # The holdout split has its own fixed seed: every training seed sees the same split.
+  return folder.FolderSource.from_directory(
+      directory, conditional=conditional, holdout=data_config.holdout,
+      split=data_config.split, seed=0, image_size=data_config.image_size,
+      channels=data_config.channels, resize=data_config.resize)
 
 
 class IndexSampler:

@@ -90,26 +90,47 @@ class DataParallel:
       return self.replicate(arrays)
     return jax.tree.map(lambda x: np.broadcast_to(x, (self.num_local, *x.shape)), arrays)
 
-  def put_indices(self, idx):
-    """Global indices [S, k, B] (same on every process) -> this process's shards."""
+  def process_rows(self, batch):
+    """The slice of a global batch axis that this process feeds (its devices' rows)."""
+    per_device = batch // self.num_devices
+    mine = [i for i, d in enumerate(self.devices) if d.process_index == jax.process_index()]
+    if mine != list(range(mine[0], mine[0] + len(mine))):
+      raise GanjaxError('this process\'s devices are not contiguous in the mesh; '
+                        'start one process per host with its local devices')
+    return slice(mine[0] * per_device, (mine[-1] + 1) * per_device)
+
+  def assemble(self, local, batch):
+    """This process's rows [S, k, b, ...] of per-step arrays -> the chunk's input form:
+    global arrays sharded on the batch axis (jit) or per-device stacks (pmap)."""
     if self.mode == 'jit':
       sharding = NamedSharding(self.mesh, P(None, None, AXIS))
-      return jax.make_array_from_callback(idx.shape, sharding, lambda i: idx[i])
-    s, k, b = idx.shape
-    per_device = b // self.num_devices
-    start = jax.process_index() * self.num_local * per_device
-    mine = idx[:, :, start:start + self.num_local * per_device]
-    return np.ascontiguousarray(
-        mine.reshape(s, k, self.num_local, per_device).transpose(2, 0, 1, 3))
+      return jax.tree.map(lambda x: jax.make_array_from_process_local_data(
+          sharding, x, (x.shape[0], x.shape[1], batch, *x.shape[3:])), local)
 
-  def compile_chunk(self, train_step):
-    """jit/pmap of chunk(state, data, idx [S,k,B]) -> (state, metrics [S]) via lax.scan."""
-    def chunk(state, data, idx):
-      def body(state, idx_step):
-        images = preprocess(data['images'][idx_step])
-        labels = data['labels'][idx_step] if 'labels' in data else None
-        return train_step(state, images, labels)
-      return lax.scan(body, state, idx)
+    def per_device(x):
+      s, k, b = x.shape[:3]
+      x = x.reshape(s, k, self.num_local, b // self.num_local, *x.shape[3:])
+      return np.ascontiguousarray(np.moveaxis(x, 2, 0))
+    return jax.tree.map(per_device, local)
+
+  def shard_steps(self, tree):
+    """Global per-step arrays [S, k, B, ...] (the same on every process) -> chunk input."""
+    batch = jax.tree.leaves(tree)[0].shape[2]
+    rows = self.process_rows(batch)
+    return self.assemble(jax.tree.map(lambda x: x[:, :, rows], tree), batch)
+
+  def compile_chunk(self, train_step, resident=True):
+    """jit/pmap of chunk(state, data, steps) -> (state, metrics [S]) via lax.scan.
+
+    resident: `data` holds the dataset on the devices and `steps` are indices [S,k,B];
+    otherwise `data` is unused and `steps` holds the batches themselves ({'images':
+    uint8 [S,k,B,H,W,C], 'labels': [S,k,B]}), streamed from the host.
+    """
+    def chunk(state, data, steps):
+      def body(state, step):
+        batch = jax.tree.map(lambda x: x[step], data) if resident else step
+        return train_step(state, preprocess(batch['images']), batch.get('labels'))
+      return lax.scan(body, state, steps)
 
     if self.mode == 'pmap':
       return jax.pmap(chunk, axis_name=AXIS, donate_argnums=0, devices=self.devices)

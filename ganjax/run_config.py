@@ -68,3 +68,18 @@ def save_or_check(config, workdir, write=True):
     with open(path + '.tmp', 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
     os.replace(path + '.tmp', path)
+
+
+def save_classes(workdir, class_names):
+  """Writes WORKDIR/classes.json, so generate can take --labels by name."""
+  with open(os.path.join(workdir, 'classes.json'), 'w') as f:
+    json.dump(list(class_names), f)
+
+
+def load_classes(workdir):
+  """The class names saved at training time ([] if none)."""
+  path = os.path.join(workdir, 'classes.json')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return json.load(f)

@@ -22,7 +22,9 @@ def _subtree(tree, path):
 
 
 def _shape(x):
-  return 'x'.join(str(d) for d in x.shape[1:]) if hasattr(x, 'shape') else '-'
+  if not hasattr(x, 'shape'):
+    return '-'
+  return 'x'.join(str(d) for d in x.shape[1:]) or 'label'
 
 
 def layer_rows(module, *inputs, **kwargs):

@@ -5,6 +5,7 @@ import math
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -68,10 +69,13 @@ class Experiment:
 
   def load_dataset(self):
     """Loads the training data and checks it matches what the models were built for."""
-    dataset = input_pipeline.load_dataset(self.config.data)
-    if dataset.image_shape != tuple(self.image_shape):
+    dataset = input_pipeline.load_dataset(self.config.data, bool(self.num_classes))
+    if tuple(dataset.image_shape) != tuple(self.image_shape):
       raise GanjaxError(f'data in {self.config.data.dir or "tfds"} has images of shape '
                         f'{dataset.image_shape}, expected {tuple(self.image_shape)}')
+    if self.num_classes and dataset.num_classes != self.num_classes:
+      raise GanjaxError(f'{self.config.data.dir} has {dataset.num_classes} classes, the '
+                        f'model was built for {self.num_classes}')
     return dataset
 
   def device_data(self, dataset):
@@ -153,6 +157,44 @@ class NonFiniteLoss(Exception):
     self.step, self.values = step, values
 
 
+class _Feeder:
+  """Each chunk's input: indices into the device-resident dataset, or, for a streaming
+  source (image folders), this process's rows decoded on the host one chunk ahead."""
+
+  def __init__(self, exp, dataset):
+    self.par, self.dataset = exp.par, dataset
+    self.resident = isinstance(dataset, input_pipeline.Dataset)
+    self.sampler = input_pipeline.IndexSampler(exp.config.seed, dataset.num_examples,
+                                               exp.real_batch, exp.config.d_steps)
+    self.data = exp.device_data(dataset) if self.resident else None
+    self.conditional = bool(exp.num_classes)
+    self._pool = None if self.resident else ThreadPoolExecutor(1)
+    self._ahead = {}
+
+  def get(self, step, n):
+    """The chunk input for steps [step, step + n)."""
+    if self.resident:
+      return self.par.shard_steps(self.sampler.indices(step, n))
+    self.prefetch(step, n)
+    return self._ahead.pop((step, n)).result()
+
+  def prefetch(self, step, n):
+    """Starts decoding steps [step, step + n) in the background (streaming sources)."""
+    if not self.resident and (step, n) not in self._ahead:
+      self._ahead[(step, n)] = self._pool.submit(self._load, self.sampler.indices(step, n))
+
+  def _load(self, idx):
+    mine = idx[:, :, self.par.process_rows(idx.shape[2])]
+    batch = {'images': self.dataset.load(mine)}
+    if self.conditional:
+      batch['labels'] = self.dataset.labels_at(mine)
+    return self.par.assemble(batch, idx.shape[2])
+
+  def close(self):
+    if self._pool:
+      self._pool.shutdown(cancel_futures=True)
+
+
 def _next_boundary(step, config):
   every = (config.log_every, config.sample_every, config.checkpoint_every)
   nxt = min((step // e + 1) * e for e in every)
@@ -174,7 +216,9 @@ def train_and_evaluate(config, workdir):
   os.makedirs(workdir, exist_ok=True)
   run_config.save_or_check(config, workdir, write=is_main)
   if is_main:
-    logging.info('%s: %d examples of %s\n%s', dataset.name, len(dataset),
+    run_config.save_classes(workdir, dataset.class_names)
+  if is_main:
+    logging.info('%s: %d examples of %s\n%s', config.data.name, dataset.num_examples,
                  dataset.image_shape, exp.summary())
   ckpt = Checkpointer(workdir, keep=config.keep_checkpoints)
   state, step = ckpt.restore(exp.abstract_state())
@@ -196,10 +240,8 @@ def train_and_evaluate(config, workdir):
 
 def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
   config = exp.config
-  chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step)
-  data = exp.device_data(dataset)
-  sampler = input_pipeline.IndexSampler(config.seed, len(dataset), exp.real_batch,
-                                        config.d_steps)
+  feeder = _Feeder(exp, dataset)
+  chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step, resident=feeder.resident)
   sample = _sampler_fn(exp, workdir, is_main)
   writer = MetricWriter(workdir, enabled=is_main)
   bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',
@@ -218,8 +260,9 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
   try:
     while step < config.num_steps:
       n = _next_boundary(step, config) - step
-      idx = exp.par.put_indices(sampler.indices(step, n))
-      run_state, chunk_metrics = chunk_fn(run_state, data, idx)
+      run_state, chunk_metrics = chunk_fn(run_state, feeder.data, feeder.get(step, n))
+      if step + n < config.num_steps:
+        feeder.prefetch(step + n, _next_boundary(step + n, config) - step - n)
       step += n
       metrics.add(step, chunk_metrics)
       bar.update(n)
@@ -244,6 +287,7 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
         f'good checkpoint is step {saved} in {ckpt.directory}: lower the learning rates, '
         'or rerun to resume from it') from None
   finally:
+    feeder.close()
     stop.restore()
     bar.close()
     writer.close()

@@ -15,10 +15,10 @@ def _train(config, devices, steps=3):
   exp = Experiment(config, devices=devices)
   dataset = exp.load_dataset()
   chunk = exp.par.compile_chunk(exp.step_fns().train_step)
-  sampler = IndexSampler(config.seed, len(dataset), exp.real_batch, config.d_steps)
+  sampler = IndexSampler(config.seed, dataset.num_examples, exp.real_batch, config.d_steps)
   state = exp.par.to_mode(exp.init_state())
   state, metrics = chunk(state, exp.device_data(dataset),
-                         exp.par.put_indices(sampler.indices(0, steps)))
+                         exp.par.shard_steps(sampler.indices(0, steps)))
   state = jax.device_get(exp.par.to_canonical(state))
   return state, exp.par.metrics_to_host(metrics)
 

@@ -1,10 +1,16 @@
 """Model registry: a config's `model.name` picks a (generator, discriminator) pair."""
 
 from ganjax.errors import GanjaxError
+from ganjax.models import conditional, dcgan
 from ganjax.models.mlp import MLPDiscriminator, MLPGenerator
 
 MODELS = {
     'mlp': (MLPGenerator, MLPDiscriminator),
+    'dcgan28': (dcgan.DCGAN28Generator, dcgan.DCGAN28Discriminator),
+    'radford': (dcgan.RadfordGenerator, dcgan.RadfordDiscriminator),
+    'dcgan256': (dcgan.DCGAN256Generator, dcgan.DCGAN256Discriminator),
+    'cgan28': (conditional.CGAN28Generator, conditional.CGAN28Discriminator),
+    'cgan256': (conditional.CGAN256Generator, conditional.CGAN256Discriminator),
 }
 
 

@@ -34,3 +34,25 @@ class Activation(nn.Module):
     names = {'leaky_relu': f'LeakyReLU_{self.negative_slope:g}', 'relu': 'ReLU',
              'tanh': 'Tanh', 'sigmoid': 'Sigmoid'}
     return names[self.kind]
+
+
+def batch_norm(train, *, momentum, epsilon, axis_name):
+  """BatchNorm over the batch (and, under pmap, over `axis_name`): batch statistics when
+  training, running averages otherwise."""
+  return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=epsilon,
+                      axis_name=axis_name)
+
+
+class LabelMap(nn.Module):
+  """Class label [B] -> Embedding(n, embed_dim) -> Dense(H*W) -> a [B, H, W, 1] map."""
+  num_classes: int
+  height: int
+  width: int
+  embed_dim: int = 50
+
+  @nn.compact
+  def __call__(self, labels):
+    """Labels int [B] -> float [B, H, W, 1]."""
+    e = nn.Embed(self.num_classes, self.embed_dim)(labels)
+    e = nn.Dense(self.height * self.width, kernel_init=keras_kernel_init)(e)
+    return e.reshape((labels.shape[0], self.height, self.width, 1))

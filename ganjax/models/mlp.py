@@ -5,8 +5,16 @@ from typing import Optional, Sequence
 import math
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from ganjax.models.layers import Activation, keras_kernel_init, normal_init
+
+
+def _join_label(module, x, labels):
+  """[B, F] -> [B, F + embed_dim] with the label's embedding when the model is conditional."""
+  if not module.num_classes:
+    return x
+  return jnp.concatenate([x, nn.Embed(module.num_classes, module.embed_dim)(labels)], -1)
 
 
 class MLPGenerator(nn.Module):
@@ -15,14 +23,15 @@ class MLPGenerator(nn.Module):
   hidden: Sequence[int] = (256, 512, 1024)
   negative_slope: float = 0.2
   first_init_std: float = 0.02
-  num_classes: int = 0
+  num_classes: int = 0             # > 0: a conditional GAN, Embedding(n, embed_dim) joins z
+  embed_dim: int = 50
   axis_name: Optional[str] = None  # unused: no BatchNorm here
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
-    """Maps latents (and unused labels) to images."""
-    del labels, train
-    x = z
+    """Maps latents (and, if conditional, labels [B]) to images."""
+    del train
+    x = _join_label(self, z, labels)
     for i, width in enumerate(self.hidden):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
       x = nn.Dense(width, kernel_init=init)(x)
@@ -39,13 +48,13 @@ class MLPDiscriminator(nn.Module):
   dropout: float = 0.3
   first_init_std: float = 0.02
   num_classes: int = 0
+  embed_dim: int = 50
   axis_name: Optional[str] = None  # unused: no BatchNorm here
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
-    """Scores images; dropout is active when train is True."""
-    del labels
-    x = x.reshape((x.shape[0], -1))
+    """Scores images (and labels, if conditional); dropout is active when train is True."""
+    x = _join_label(self, x.reshape((x.shape[0], -1)), labels)
     for i, width in enumerate(self.hidden):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
       x = nn.Dense(width, kernel_init=init)(x)

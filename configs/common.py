@@ -1,0 +1,48 @@
+"""Pieces every config shares: the training loop's fields and the data fields."""
+
+import ml_collections
+
+
+def adam(learning_rate=2e-4, b1=0.5, b2=0.999):
+  """An optimizer entry: Adam with DCGAN's defaults."""
+  return dict(learning_rate=learning_rate, b1=b1, b2=b2)
+
+
+def data(name, **overrides):
+  """All data fields, so any can be overridden on the command line."""
+  d = ml_collections.ConfigDict()
+  d.name = name            # mnist | fashion_mnist | cifar10 | folder
+  d.dir = ''               # original files (IDX, CIFAR binary) or the image folder
+  d.split = 'train'        # train | test
+  d.source = 'auto'        # auto (files if dir, else tfds) | files | tfds
+  d.tfds_dir = ''          # tfds data_dir; empty: tfds' default
+  d.image_size = 0         # folder: side S of the S x S images (8..256)
+  d.channels = 3           # folder: 3 (RGB) or 1 (L)
+  d.resize = 'crop'        # folder: crop (center square) | pad (to a square)
+  d.holdout = 0.0          # folder: seeded fraction held out as the 'test' split
+  d.num_classes = 0        # folder: classes when the folder is not at hand (summary)
+  d.update(overrides)
+  return d
+
+
+def base(*, model, data_config, optimizer=None, **overrides):
+  """The training loop's fields around a model and data config."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.batch_size = 128
+  c.num_steps = 10_000
+  c.d_steps = 1                 # k D updates per G update
+  c.d_batch = 'combined'        # combined: one D update on [real; fake]; separate: seed 003
+  c.parallel = 'jit'            # jit | pmap
+  c.steps_per_dispatch = 10     # train steps per compiled call (lax.scan)
+  c.log_every = 100
+  c.sample_every = 1000
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.model = ml_collections.ConfigDict(model)
+  c.loss = ml_collections.ConfigDict(dict(generator='non_saturating', real_label=0.9))
+  opt = optimizer or adam()
+  c.optimizer = ml_collections.ConfigDict(dict(g=dict(opt), d=dict(opt)))
+  c.data = data_config
+  c.update(overrides)
+  return c

@@ -1,0 +1,121 @@
+"""Conditional GANs: the label, embedded and mapped to a plane, joins G's and D's inputs."""
+
+from typing import Optional, Sequence
+
+import flax.linen as nn
+
+from ganjax.models.dcgan import (KERAS_BN, _flatten, _seed003_head, concat_channels,
+                                 strided_stack)
+from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init
+
+
+def _need_classes(module):
+  if module.num_classes < 1:
+    raise ValueError(f'{type(module).__name__} is conditional: set model.conditional=True')
+
+
+class CGAN28Generator(nn.Module):
+  """Seeds 004/003 for MNIST: z [B, latent], labels [B] -> [B, 28, 28, C].
+
+  label -> Embedding(n, 50) -> Dense 7*7 -> 7x7x1; z -> Dense 128*7*7 -> LeakyReLU 0.2
+  -> 7x7x128; concatenated -> ConvT 128 4x4 s2 -> LReLU -> ConvT 128 4x4 s2 -> LReLU ->
+  Conv C 7x7 -> tanh.
+  """
+  image_shape: Sequence[int]
+  num_classes: int = 10
+  features: int = 128
+  embed_dim: int = 50
+  negative_slope: float = 0.2
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, labels, *, train):
+    """Maps latents and class labels to images in [-1, 1]."""
+    del train
+    _need_classes(self)
+    h, w, c = self.image_shape
+    lab = LabelMap(self.num_classes, h // 4, w // 4, self.embed_dim)(labels)
+    x = nn.Dense(self.features * h // 4 * w // 4, kernel_init=keras_kernel_init)(z)
+    x = Activation('leaky_relu', self.negative_slope)(x)
+    x = concat_channels(x.reshape((z.shape[0], h // 4, w // 4, self.features)), lab)
+    for _ in range(2):
+      x = nn.ConvTranspose(self.features, (4, 4), (2, 2), 'SAME',
+                           kernel_init=keras_kernel_init)(x)
+      x = Activation('leaky_relu', self.negative_slope)(x)
+    x = nn.Conv(c, (7, 7), padding='SAME', kernel_init=keras_kernel_init)(x)
+    return Activation('tanh')(x)
+
+
+class CGAN28Discriminator(nn.Module):
+  """Seeds 004/003 for MNIST: images [B, 28, 28, C], labels [B] -> logits [B, 1].
+
+  label -> Embedding(n, 50) -> Dense 28*28 -> a plane joined to the image -> Conv 128 3x3
+  s2 -> LReLU 0.2 -> Conv 128 3x3 s2 -> LReLU -> Flatten -> Dropout 0.4 -> Dense 1.
+  """
+  num_classes: int = 10
+  features: int = 128
+  embed_dim: int = 50
+  negative_slope: float = 0.2
+  dropout: float = 0.4
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x, labels, *, train):
+    """Scores (image, label) pairs; dropout is active when train is True."""
+    _need_classes(self)
+    lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
+    x = concat_channels(x, lab)
+    for _ in range(2):
+      x = nn.Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
+      x = Activation('leaky_relu', self.negative_slope)(x)
+    x = nn.Dropout(self.dropout, deterministic=not train)(_flatten(x))
+    return nn.Dense(1, kernel_init=keras_kernel_init)(x)
+
+
+class CGAN256Generator(nn.Module):
+  """Seed 003's conditional G (CIFAR-10, image folders), [B, latent], [B] -> [B, S, S, C].
+
+  label -> Embedding(n, 50) -> Dense(S/8 * S/8) -> plane; z -> Dense(S/8 * S/8 * 256) ->
+  LeakyReLU 0.2; concatenated (257 channels) -> ConvT 128, 64, 32 4x4 s2 with BN + ReLU
+  -> Conv C 8x8 -> tanh.
+  """
+  image_shape: Sequence[int]
+  num_classes: int = 10
+  features: Sequence[int] = (256, 128, 64, 32)
+  embed_dim: int = 50
+  negative_slope: float = 0.2
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, labels, *, train):
+    """Maps latents and class labels to images in [-1, 1]."""
+    _need_classes(self)
+    s, _, c = self.image_shape
+    f0, *ups = self.features
+    lab = LabelMap(self.num_classes, s // 8, s // 8, self.embed_dim)(labels)
+    x = nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init)(z)
+    x = Activation('leaky_relu', self.negative_slope)(x)
+    x = concat_channels(x.reshape((z.shape[0], s // 8, s // 8, f0)), lab)
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
+    return _seed003_head(x, ups, c, bn)
+
+
+class CGAN256Discriminator(nn.Module):
+  """Seed 003's conditional D: label plane joined to the image -> Conv 64 4x4 s2 ->
+  Conv 128 3x3 s2 -> Conv 256 3x3 s2 (each LReLU 0.2 + Dropout 0.25) -> Dense 1."""
+  num_classes: int = 10
+  features: Sequence[int] = (64, 128, 256)
+  kernels: Sequence[int] = (4, 3, 3)
+  embed_dim: int = 50
+  negative_slope: float = 0.2
+  dropout: float = 0.25
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x, labels, *, train):
+    """Scores (image, label) pairs; dropout is active when train is True."""
+    _need_classes(self)
+    lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
+    x = strided_stack(concat_channels(x, lab), self.features, self.kernels,
+                      self.negative_slope, self.dropout, train)
+    return nn.Dense(1, kernel_init=keras_kernel_init)(_flatten(x))

@@ -1,0 +1,179 @@
+"""Unconditional DCGANs: seed 004 (28x28), Radford et al. (32/64), seed 003 (up to 256)."""
+
+import math
+from typing import Optional, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from ganjax.models.layers import Activation, batch_norm, keras_kernel_init, normal_init
+
+KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaults
+TORCH_BN = dict(momentum=0.9, epsilon=1e-5)    # PyTorch BatchNorm2d defaults
+
+
+def _flatten(x):
+  return x.reshape((x.shape[0], -1))
+
+
+class DCGAN28Generator(nn.Module):
+  """Seed 004 (the TF DCGAN tutorial): z [B, latent] -> [B, 28, 28, C] via 7x7x256."""
+  image_shape: Sequence[int]
+  features: Sequence[int] = (256, 128, 64)
+  kernel: int = 5
+  negative_slope: float = 0.3  # Keras' LeakyReLU() default, as the seed uses it
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train):
+    """Maps latents to images in [-1, 1]."""
+    del labels
+    h, w, c = self.image_shape
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
+    act = lambda: Activation('leaky_relu', self.negative_slope)
+    f0, f1, f2 = self.features
+    x = nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init)(z)
+    x = act()(bn()(x)).reshape((z.shape[0], h // 4, w // 4, f0))
+    k = (self.kernel, self.kernel)
+    for feat, stride in ((f1, 1), (f2, 2)):
+      x = nn.ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
+                           kernel_init=keras_kernel_init)(x)
+      x = act()(bn()(x))
+    x = nn.ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init)(x)
+    return Activation('tanh')(x)
+
+
+class DCGAN28Discriminator(nn.Module):
+  """Seed 004: [B, 28, 28, C] -> logits [B, 1]; strided 5x5 convs, dropout 0.3."""
+  features: Sequence[int] = (64, 128)
+  kernel: int = 5
+  negative_slope: float = 0.3
+  dropout: float = 0.3
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train):
+    """Scores images; dropout is active when train is True."""
+    del labels
+    for feat in self.features:
+      x = nn.Conv(feat, (self.kernel, self.kernel), (2, 2), 'SAME',
+                  kernel_init=keras_kernel_init)(x)
+      x = Activation('leaky_relu', self.negative_slope)(x)
+      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+    return nn.Dense(1, kernel_init=keras_kernel_init)(_flatten(x))
+
+
+class RadfordGenerator(nn.Module):
+  """Radford et al. (seed 001): project z to 4x4, 4x4 stride-2 fractionally strided convs
+  with BN and ReLU, tanh out; [B, latent] -> [B, S, S, C] for S = 32, 64, ..."""
+  image_shape: Sequence[int]
+  base_features: int = 64     # ngf: the last hidden layer's width
+  init_std: float = 0.02
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train):
+    """Maps latents to images in [-1, 1]."""
+    del labels
+    size, _, c = self.image_shape
+    ups = int(math.log2(size // 4))
+    feat = self.base_features * 2 ** (ups - 1)
+    init = normal_init(self.init_std)
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **TORCH_BN)
+    x = nn.Dense(4 * 4 * feat, use_bias=False, kernel_init=init)(z)
+    x = Activation('relu')(bn()(x.reshape((z.shape[0], 4, 4, feat))))
+    for _ in range(ups - 1):
+      feat //= 2
+      x = nn.ConvTranspose(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init)(x)
+      x = Activation('relu')(bn()(x))
+    x = nn.ConvTranspose(c, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init)(x)
+    return Activation('tanh')(x)
+
+
+class RadfordDiscriminator(nn.Module):
+  """Radford et al.: strided 4x4 convs, LeakyReLU 0.2, BN after the first, no pooling;
+  [B, S, S, C] -> logits [B, 1] from a final 4x4 valid conv."""
+  base_features: int = 64
+  negative_slope: float = 0.2
+  init_std: float = 0.02
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train):
+    """Scores images (BN uses batch statistics in training)."""
+    del labels
+    init = normal_init(self.init_std)
+    feat, first = self.base_features, True
+    while x.shape[1] > 4:
+      x = nn.Conv(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init)(x)
+      if not first:
+        x = batch_norm(train, axis_name=self.axis_name, **TORCH_BN)(x)
+      x = Activation('leaky_relu', self.negative_slope)(x)
+      feat, first = feat * 2, False
+    x = nn.Conv(1, (4, 4), (1, 1), 'VALID', use_bias=False, kernel_init=init)(x)
+    return x.reshape((x.shape[0], 1))
+
+
+class DCGAN256Generator(nn.Module):
+  """Seed 003: Dense(S/8 * S/8 * 256) -> BN -> ReLU -> three 4x4 stride-2 ConvT (128, 64,
+  32) with BN + ReLU -> Conv C 8x8 -> tanh; [B, latent] -> [B, S, S, C], S in 32..256."""
+  image_shape: Sequence[int]
+  features: Sequence[int] = (256, 128, 64, 32)
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train):
+    """Maps latents to images in [-1, 1]."""
+    del labels
+    s, _, c = self.image_shape
+    f0, *ups = self.features
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
+    x = nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init)(z)
+    x = Activation('relu')(bn()(x.reshape((z.shape[0], s // 8, s // 8, f0))))
+    return _seed003_head(x, ups, c, bn)
+
+
+def _seed003_head(x, ups, channels, bn):
+  """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C]."""
+  for feat in ups:
+    x = nn.ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
+    x = Activation('relu')(bn()(x))
+  x = nn.Conv(channels, (8, 8), padding='SAME', kernel_init=keras_kernel_init)(x)
+  return Activation('tanh')(x)
+
+
+class DCGAN256Discriminator(nn.Module):
+  """Seed 003: three 4x4 stride-2 convs (64, 128, 256), each LeakyReLU 0.2 + Dropout 0.25,
+  -> Flatten -> Dense 1; [B, S, S, C] -> logits [B, 1]."""
+  features: Sequence[int] = (64, 128, 256)
+  kernels: Sequence[int] = (4, 4, 4)
+  negative_slope: float = 0.2
+  dropout: float = 0.25
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train):
+    """Scores images; dropout is active when train is True."""
+    del labels
+    return nn.Dense(1, kernel_init=keras_kernel_init)(_flatten(strided_stack(
+        x, self.features, self.kernels, self.negative_slope, self.dropout, train)))
+
+
+def strided_stack(x, features, kernels, negative_slope, dropout, train):
+  """Seed 003's D body: stride-2 'same' convs, each LeakyReLU + Dropout."""
+  for feat, k in zip(features, kernels):
+    x = nn.Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
+    x = Activation('leaky_relu', negative_slope)(x)
+    x = nn.Dropout(dropout, deterministic=not train)(x)
+  return x
+
+
+def concat_channels(*xs):
+  """Concatenates NHWC maps on the channel axis."""
+  return jnp.concatenate(xs, axis=-1)
