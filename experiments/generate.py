@@ -20,25 +20,30 @@ flags.DEFINE_integer('seed', 0, 'Latent seed: the same seed gives the same image
 flags.DEFINE_string('out', None, 'Output path stem: writes OUT.npz and OUT.png.')
 flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest that reads back).')
 flags.DEFINE_string('labels', None, "Conditional models: 'all' (one row per class) or a "
-                    'comma-separated list of class indices, cycled over --num.')
+                    'comma-separated list of class names or indices, cycled over --num.')
 flags.mark_flags_as_required(['workdir', 'out'])
 FLAGS = flags.FLAGS
 
 
-def parse_labels(spec, num, num_classes):
-  """Label array [num] for --labels, or None for unconditional models."""
+def parse_labels(spec, num, num_classes, class_names=()):
+  """Label array [num] for --labels (names or indices), or None for unconditional models."""
   if not num_classes:
     if spec:
       raise GanjaxError('--labels is only for conditional models; this run is unconditional')
     return None
   if spec in (None, 'all'):
     return np.repeat(np.arange(num_classes), -(-num // num_classes))[:num].astype(np.int32)
-  try:
-    wanted = [int(x) for x in spec.split(',')]
-  except ValueError:
-    raise GanjaxError(f'--labels={spec!r}: use all or class indices like 3,5,7') from None
-  if any(not 0 <= x < num_classes for x in wanted):
-    raise GanjaxError(f'--labels={spec!r}: classes are 0..{num_classes - 1}')
+  names = {name: i for i, name in enumerate(class_names)}
+  wanted = []
+  for item in spec.split(','):
+    item = item.strip()
+    if item in names:
+      wanted.append(names[item])
+    elif item.isdigit() and int(item) < num_classes:
+      wanted.append(int(item))
+    else:
+      known = ', '.join(class_names) if class_names else f'0..{num_classes - 1}'
+      raise GanjaxError(f'--labels: unknown class {item!r}; classes are {known}')
   return np.resize(np.array(wanted, np.int32), num)
 
 
@@ -64,15 +69,18 @@ def main(argv):
   if state is None:
     raise GanjaxError(f'no checkpoint in {ckpt.directory} reads back; retrain or restore '
                       'the directory from a backup')
-  labels = parse_labels(FLAGS.labels, FLAGS.num, exp.num_classes)
+  labels = parse_labels(FLAGS.labels, FLAGS.num, exp.num_classes,
+                        run_config.load_classes(FLAGS.workdir))
   host = to_host({'p': state.g_params, 's': state.g_batch_stats})
   z = sampling.fixed_latents(FLAGS.seed, FLAGS.num, exp.config.model.latent_dim)
-  images = sampling.generate_images(sampling.make_generate_fn(exp.generator), host['p'],
+  generator = exp.generator.clone(axis_name=None)
+  images = sampling.generate_images(sampling.make_generate_fn(generator), host['p'],
                                     host['s'], z, labels)
   stem = output_stem(FLAGS.out)
   os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
   extra = {} if labels is None else {'labels': labels}
   np.savez(stem + '.npz', images=images, **extra)
+  # 'all': one row per class; labels are laid out class-major above.
   rows = exp.num_classes if labels is not None and FLAGS.labels in (None, 'all') else None
   sampling.save_png(sampling.grid(images, rows=rows), stem + '.png',
                     scale=max(1, 256 // (images.shape[1] * 10)))

@@ -30,3 +30,30 @@ def small_config():
   c.data.dir = MNIST_DIR
   c.data.split = 'test'
   return c
+
+
+def write_cifar_bins(directory, per_file=8, seed=0):
+  """A tiny CIFAR-10 binary dataset: data_batch_{1..5}.bin and test_batch.bin."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  os.makedirs(directory, exist_ok=True)
+  for name in [f'data_batch_{i}.bin' for i in range(1, 6)] + ['test_batch.bin']:
+    labels = rng.integers(0, 10, per_file, dtype=np.uint8)[:, None]
+    pixels = rng.integers(0, 256, (per_file, 3072), dtype=np.uint8)
+    with open(os.path.join(directory, name), 'wb') as f:
+      f.write(np.concatenate([labels, pixels], axis=1).tobytes())
+  return directory
+
+
+def write_image_folder(directory, classes=('cat', 'dog'), per_class=6, seed=0):
+  """A tiny class-per-subfolder image folder of random RGB PNGs of assorted sizes."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  for c, name in enumerate(classes):
+    os.makedirs(os.path.join(directory, name), exist_ok=True)
+    for i in range(per_class):
+      h, w = rng.integers(20, 70, 2)
+      pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8) // (c + 1)
+      Image.fromarray(pixels).save(os.path.join(directory, name, f'{i}.png'))
+  return directory

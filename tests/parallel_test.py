@@ -49,6 +49,23 @@ def test_pmap_equals_one_device_without_dropout(small_config, d_batch):
   _assert_close(one.d_params, eight.d_params)
 
 
+@pytest.mark.parametrize('mode', ['jit', 'pmap'])
+def test_batchnorm_model_eight_devices_equal_one_device(mode, tmp_path):
+  from configs import cifar10_dcgan  # pylint: disable=g-import-not-at-top
+  from conftest import write_cifar_bins  # pylint: disable=g-import-not-at-top
+  c = cifar10_dcgan.get_config()  # BatchNorm in G and D, no dropout
+  c.batch_size = 16
+  c.model.generator.base_features = c.model.discriminator.base_features = 8
+  c.data.dir = write_cifar_bins(str(tmp_path), per_file=16)
+  one, _ = _train(c, jax.devices()[:1], steps=2)
+  c.parallel = mode
+  eight, _ = _train(c, jax.devices(), steps=2)
+  _assert_close(one.g_params, eight.g_params)
+  _assert_close(one.d_params, eight.d_params)
+  _assert_close(one.g_batch_stats, eight.g_batch_stats)
+  _assert_close(one.d_batch_stats, eight.d_batch_stats)
+
+
 def test_batch_must_divide_across_devices():
   check_batch(16, 8, 8)
   with pytest.raises(GanjaxError, match='multiple of 8'):

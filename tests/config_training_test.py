@@ -1,0 +1,74 @@
+"""A few steps of every config on tiny fixtures: finite losses, params move, and the
+stop-gradient invariants hold with BatchNorm (a G step leaves D's params and statistics)."""
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import MNIST_DIR, write_cifar_bins, write_image_folder
+from gan_models_test import ALL_CONFIGS, config
+from ganjax.input_pipeline import Dataset
+from ganjax.parallel import preprocess
+from ganjax.train import Experiment
+
+
+def _equal(a, b):
+  la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+  return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb))
+
+
+def tiny(name, tmp_path):
+  """The config on fixture data: batch 8, folders at 32x32."""
+  c = config(name)
+  c.batch_size = 8
+  if c.data.name in ('mnist', 'fashion_mnist'):
+    c.data.dir, c.data.split = MNIST_DIR, 'test'
+  elif c.data.name == 'cifar10':
+    c.data.dir = write_cifar_bins(str(tmp_path / 'cifar'))
+  else:
+    c.data.dir = write_image_folder(str(tmp_path / 'folder'))
+    c.data.image_size = 32
+  return c
+
+
+def real_batch(exp, dataset):
+  idx = np.arange(exp.real_batch)
+  if isinstance(dataset, Dataset):
+    images, labels = dataset.images[idx], dataset.labels[idx]
+  else:
+    images, labels = dataset.load(idx), dataset.labels_at(idx)
+  return preprocess(images), (labels if exp.num_classes else None)
+
+
+# The fashion_mnist configs are the mnist ones on other files: same code, not rerun here.
+@pytest.mark.parametrize('name', [n for n in ALL_CONFIGS if not n.startswith('fashion')])
+def test_steps_move_only_their_network(name, tmp_path):
+  exp = Experiment(tiny(name, tmp_path), devices=jax.devices()[:1])
+  dataset = exp.load_dataset()
+  fns = exp.step_fns()
+  state = exp.init_state()
+  real, labels = real_batch(exp, dataset)
+  after_d, d_loss, *_ = jax.jit(fns.d_step)(state, real, labels, jax.random.PRNGKey(0))
+  assert np.isfinite(d_loss)
+  assert _equal(after_d.g_params, state.g_params)
+  assert _equal(after_d.g_batch_stats, state.g_batch_stats)
+  assert _equal(after_d.g_opt_state, state.g_opt_state)
+  assert not _equal(after_d.d_params, state.d_params)
+  if jax.tree.leaves(state.d_batch_stats):
+    assert not _equal(after_d.d_batch_stats, state.d_batch_stats)
+  after_g, g_loss = jax.jit(fns.g_step)(after_d, jax.random.PRNGKey(1))
+  assert np.isfinite(g_loss)
+  assert _equal(after_g.d_params, after_d.d_params)
+  assert _equal(after_g.d_batch_stats, after_d.d_batch_stats)
+  assert _equal(after_g.d_opt_state, after_d.d_opt_state)
+  assert not _equal(after_g.g_params, after_d.g_params)
+  if jax.tree.leaves(state.g_batch_stats):
+    assert not _equal(after_g.g_batch_stats, after_d.g_batch_stats)
+  k = exp.config.d_steps
+  step = jax.jit(fns.train_step)
+  images = real[None].repeat(k, 0)
+  labels = None if labels is None else labels[None].repeat(k, 0)
+  for _ in range(2):
+    state, metrics = step(state, images, labels)
+  assert all(np.isfinite(v) for v in jax.device_get(metrics).values())
+  assert int(state.step) == 2
