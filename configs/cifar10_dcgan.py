@@ -14,5 +14,6 @@ def get_config(data_config=None):
                discriminator=dict(base_features=64, negative_slope=0.2, init_std=0.02))
   c = common.base(model=model, data_config=data_config or common.data('cifar10'))
   c.loss.real_label = 1.0
+  c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
   c.steps_per_dispatch = 2
   return c

@@ -21,5 +21,6 @@ def get_config(conditional=False):
                                                          holdout=0.2, num_classes=10))
   c.batch_size = 64
   c.d_batch = 'separate'   # seed 003: a real half batch, then a fake half batch
+  c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
   c.steps_per_dispatch = 1
   return c

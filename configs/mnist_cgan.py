@@ -14,5 +14,6 @@ def get_config(dataset='mnist'):
                discriminator=dict(features=128, embed_dim=50, negative_slope=0.2,
                                   dropout=0.4))
   c = common.base(model=model, data_config=common.data(dataset))
+  c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
   c.steps_per_dispatch = 5
   return c

@@ -21,6 +21,8 @@ flags.DEFINE_string('out', None, 'Output path stem: writes OUT.npz and OUT.png.'
 flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest that reads back).')
 flags.DEFINE_string('labels', None, "Conditional models: 'all' (one row per class) or a "
                     'comma-separated list of class names or indices, cycled over --num.')
+flags.DEFINE_enum('conv_impl', None, ['auto', 'xla', 'subpixel'], 'Override the run\'s '
+                  'transposed-convolution formulation (same parameters, same images).')
 flags.mark_flags_as_required(['workdir', 'out'])
 FLAGS = flags.FLAGS
 
@@ -60,7 +62,10 @@ def main(argv):
   if not os.path.isdir(FLAGS.workdir):
     raise GanjaxError(f'--workdir={FLAGS.workdir} does not exist; train first with '
                       'python -m experiments.train --workdir=...')
-  exp = Experiment(run_config.load(FLAGS.workdir))
+  config = run_config.load(FLAGS.workdir)
+  if FLAGS.conv_impl:
+    config.conv_impl = FLAGS.conv_impl
+  exp = Experiment(config)
   ckpt = Checkpointer(FLAGS.workdir, read_only=True)
   if not os.path.isdir(ckpt.directory) or not ckpt.steps():
     raise GanjaxError(f'no checkpoint in {ckpt.directory}; train first (or wait for the '

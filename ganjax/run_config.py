@@ -6,17 +6,19 @@ import os
 import ml_collections
 
 from ganjax import losses, parallel
+from ganjax.models import conv
 from ganjax.errors import GanjaxError
 
 CHOICES = {
     'loss.generator': losses.GENERATOR_LOSSES,
     'd_batch': ('combined', 'separate'),
     'parallel': parallel.MODES,
+    'conv_impl': conv.IMPLS,
 }
 # Fields a rerun may change without changing what is being trained.
 RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_every',
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
-               'data.source'}
+               'data.source', 'conv_impl', 'unroll_steps'}
 
 
 def flatten(config, prefix=''):

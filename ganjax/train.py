@@ -39,7 +39,7 @@ class Experiment:
     self.num_classes = self.info.num_classes if config.model.get('conditional') else 0
     self.generator, self.discriminator = build_models(
         config.model, image_shape=self.image_shape, num_classes=self.num_classes,
-        axis_name=self.par.axis_name)
+        axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
     self.g_tx = make_optimizer(config.optimizer.g)
     self.d_tx = make_optimizer(config.optimizer.d)
 
@@ -241,7 +241,8 @@ def train_and_evaluate(config, workdir):
 def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
   config = exp.config
   feeder = _Feeder(exp, dataset)
-  chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step, resident=feeder.resident)
+  chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step, resident=feeder.resident,
+                                    unroll=config.get('unroll_steps', False))
   sample = _sampler_fn(exp, workdir, is_main)
   writer = MetricWriter(workdir, enabled=is_main)
   bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',

@@ -6,6 +6,7 @@ import flax.linen as nn
 
 from ganjax.models.dcgan import (KERAS_BN, _flatten, _seed003_head, concat_channels,
                                  strided_stack)
+from ganjax.models.conv import ConvTranspose
 from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init
 
 
@@ -27,6 +28,7 @@ class CGAN28Generator(nn.Module):
   embed_dim: int = 50
   negative_slope: float = 0.2
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
   @nn.compact
   def __call__(self, z, labels, *, train):
@@ -39,8 +41,8 @@ class CGAN28Generator(nn.Module):
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], h // 4, w // 4, self.features)), lab)
     for _ in range(2):
-      x = nn.ConvTranspose(self.features, (4, 4), (2, 2), 'SAME',
-                           kernel_init=keras_kernel_init)(x)
+      x = ConvTranspose(self.features, (4, 4), (2, 2), 'SAME',
+                        kernel_init=keras_kernel_init, impl=self.conv_impl)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
     x = nn.Conv(c, (7, 7), padding='SAME', kernel_init=keras_kernel_init)(x)
     return Activation('tanh')(x)
@@ -85,6 +87,7 @@ class CGAN256Generator(nn.Module):
   embed_dim: int = 50
   negative_slope: float = 0.2
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
   @nn.compact
   def __call__(self, z, labels, *, train):
@@ -97,7 +100,7 @@ class CGAN256Generator(nn.Module):
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], s // 8, s // 8, f0)), lab)
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
-    return _seed003_head(x, ups, c, bn)
+    return _seed003_head(x, ups, c, bn, self.conv_impl)
 
 
 class CGAN256Discriminator(nn.Module):

@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ganjax.models.conv import ConvTranspose
 from ganjax.models.layers import Activation, batch_norm, keras_kernel_init, normal_init
 
 KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaults
@@ -24,6 +25,7 @@ class DCGAN28Generator(nn.Module):
   negative_slope: float = 0.3  # Keras' LeakyReLU() default, as the seed uses it
   num_classes: int = 0
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
@@ -37,10 +39,11 @@ class DCGAN28Generator(nn.Module):
     x = act()(bn()(x)).reshape((z.shape[0], h // 4, w // 4, f0))
     k = (self.kernel, self.kernel)
     for feat, stride in ((f1, 1), (f2, 2)):
-      x = nn.ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
-                           kernel_init=keras_kernel_init)(x)
+      x = ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
+                        kernel_init=keras_kernel_init, impl=self.conv_impl)(x)
       x = act()(bn()(x))
-    x = nn.ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init)(x)
+    x = ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init,
+                      impl=self.conv_impl)(x)
     return Activation('tanh')(x)
 
 
@@ -73,6 +76,7 @@ class RadfordGenerator(nn.Module):
   init_std: float = 0.02
   num_classes: int = 0
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
@@ -87,9 +91,11 @@ class RadfordGenerator(nn.Module):
     x = Activation('relu')(bn()(x.reshape((z.shape[0], 4, 4, feat))))
     for _ in range(ups - 1):
       feat //= 2
-      x = nn.ConvTranspose(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init)(x)
+      x = ConvTranspose(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
+                        impl=self.conv_impl)(x)
       x = Activation('relu')(bn()(x))
-    x = nn.ConvTranspose(c, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init)(x)
+    x = ConvTranspose(c, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
+                      impl=self.conv_impl)(x)
     return Activation('tanh')(x)
 
 
@@ -125,6 +131,7 @@ class DCGAN256Generator(nn.Module):
   features: Sequence[int] = (256, 128, 64, 32)
   num_classes: int = 0
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
@@ -135,13 +142,14 @@ class DCGAN256Generator(nn.Module):
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
     x = nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init)(z)
     x = Activation('relu')(bn()(x.reshape((z.shape[0], s // 8, s // 8, f0))))
-    return _seed003_head(x, ups, c, bn)
+    return _seed003_head(x, ups, c, bn, self.conv_impl)
 
 
-def _seed003_head(x, ups, channels, bn):
+def _seed003_head(x, ups, channels, bn, conv_impl):
   """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C]."""
   for feat in ups:
-    x = nn.ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
+    x = ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init,
+                      impl=conv_impl)(x)
     x = Activation('relu')(bn()(x))
   x = nn.Conv(channels, (8, 8), padding='SAME', kernel_init=keras_kernel_init)(x)
   return Activation('tanh')(x)

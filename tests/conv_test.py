@@ -1,0 +1,78 @@
+"""The sub-pixel transposed convolution equals lax.conv_transpose / nn.ConvTranspose."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from ganjax.models.conv import DIMS, ConvTranspose, resolve_impl, subpixel_conv_transpose
+
+# (kernel, stride, padding, in HxW, Cin, Cout): every transposed conv the configs use, plus
+# odd sizes and the VALID padding.
+CASES = [
+    (5, 1, 'SAME', 7, 16, 8),     # mnist_dcgan ConvT 128 5x5 s1
+    (5, 2, 'SAME', 7, 16, 8),     # mnist_dcgan ConvT 64 5x5 s2
+    (5, 2, 'SAME', 14, 8, 1),     # mnist_dcgan ConvT 1 5x5 s2
+    (4, 2, 'SAME', 7, 9, 8),      # mnist_cgan (129 -> 128 channels there)
+    (4, 2, 'SAME', 4, 16, 8),     # radford (cifar10_dcgan, folder_dcgan64)
+    (4, 2, 'SAME', 32, 8, 3),     # seed 003 at 256x256 (last upsampling)
+    (3, 2, 'SAME', 5, 4, 4), (2, 2, 'SAME', 3, 4, 4), (7, 3, 'SAME', 4, 3, 2),
+    (4, 2, 'VALID', 5, 4, 4), (5, 3, 'VALID', 4, 3, 2), (1, 2, 'VALID', 3, 2, 2),
+]
+
+
+@pytest.mark.parametrize('k, s, padding, n, cin, cout', CASES)
+def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout):
+  kx, kk, kc = jax.random.split(jax.random.PRNGKey(k * 100 + s * 10 + n), 3)
+  x = jax.random.normal(kx, (2, n, n + 1, cin))
+  kernel = jax.random.normal(kk, (k, k, cin, cout)) / k
+  ref = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DIMS)
+  got = lambda x, w: subpixel_conv_transpose(x, w, (s, s), padding)
+  np.testing.assert_allclose(got(x, kernel), ref(x, kernel), rtol=1e-5, atol=1e-5)
+  cot = jax.random.normal(kc, ref(x, kernel).shape)
+  loss = lambda f: lambda x, w: jnp.sum(f(x, w) * cot)
+  for a, b in zip(jax.grad(loss(got), (0, 1))(x, kernel), jax.grad(loss(ref), (0, 1))(x, kernel)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('impl', ['xla', 'subpixel'])
+def test_module_shares_params_and_output_with_flax(impl):
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 7, 7, 5))
+  ours = ConvTranspose(4, (5, 5), (2, 2), 'SAME', impl=impl)
+  flax_conv = nn.ConvTranspose(4, (5, 5), (2, 2), 'SAME')
+  params = flax_conv.init(jax.random.PRNGKey(1), x)
+  assert jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x)) == jax.tree.map(
+      jnp.shape, params)
+  np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), rtol=1e-5,
+                             atol=1e-5)
+
+
+def test_auto_picks_subpixel_on_cpu_only():
+  assert resolve_impl('auto', 'cpu') == 'subpixel'
+  assert resolve_impl('auto', 'gpu') == resolve_impl('auto', 'tpu') == 'xla'
+  assert resolve_impl('xla', 'cpu') == 'xla'
+  with pytest.raises(ValueError):
+    resolve_impl('fast')
+
+
+def test_checkpoint_from_one_impl_generates_the_same_with_the_other(tmp_path):
+  import subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
+  from conftest import MNIST_DIR, REPO  # pylint: disable=g-import-not-at-top
+  from configs import mnist_dcgan  # pylint: disable=g-import-not-at-top
+  from ganjax import train  # pylint: disable=g-import-not-at-top
+  c = mnist_dcgan.get_config()
+  c.batch_size, c.num_steps, c.steps_per_dispatch = 8, 2, 2
+  c.data.dir, c.data.split, c.conv_impl = MNIST_DIR, 'test', 'subpixel'
+  train.train_and_evaluate(c, str(tmp_path / 'run'))
+  images = {}
+  for impl in ('xla', 'subpixel'):
+    proc = subprocess.run([sys.executable, '-m', 'experiments.generate',
+                           f'--workdir={tmp_path}/run', '--num=6', f'--conv_impl={impl}',
+                           f'--out={tmp_path}/{impl}'], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    images[impl] = np.load(f'{tmp_path}/{impl}.npz')['images'].astype(int)
+  assert images['xla'].std() > 0
+  assert np.abs(images['xla'] - images['subpixel']).max() <= 1  # uint8 rounding at most
