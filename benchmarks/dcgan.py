@@ -53,7 +53,7 @@ def run_ganjax(args):
   import jax
   import jax.numpy as jnp
   from ganjax import input_pipeline, summary
-  from ganjax.train import Experiment
+  from ganjax.experiment import Experiment
   config = load_config(args.models[0], args)
   exp, batch = Experiment(config), config.batch_size
   k, s, b, n = config.d_steps, config.steps_per_dispatch, exp.real_batch, DATA_BATCHES * batch
@@ -234,7 +234,7 @@ def run_ops(args):
   import torch
   import torch.nn.functional as F
   from jax import lax
-  from ganjax.train import Experiment
+  from ganjax.experiment import Experiment
   torch.set_num_threads(num_cores())
   dn, rng, rows = ('NHWC', 'HWIO', 'NHWC'), np.random.default_rng(0), []
   for r in conv_layers(Experiment(load_config(args.models[0], args))):

@@ -12,7 +12,7 @@ from ganjax import cli, run_config, sampling
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.parallel import to_host
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 flags.DEFINE_string('workdir', None, 'A training workdir (holds config.json, checkpoints/).')
 flags.DEFINE_integer('num', 100, 'Number of images.')

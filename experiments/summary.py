@@ -7,7 +7,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from ganjax import cli
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
 flags.mark_flags_as_required(['config'])

@@ -9,7 +9,7 @@ from conftest import MNIST_DIR, write_cifar_bins, write_image_folder
 from gan_models_test import ALL_CONFIGS, config
 from ganjax.input_pipeline import Dataset
 from ganjax.parallel import preprocess
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 
 def _equal(a, b):

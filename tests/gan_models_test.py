@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ganjax import summary
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 ALL_CONFIGS = ['mnist_mlp', 'mnist_mlp_cgan', 'mnist_dcgan', 'fashion_mnist_dcgan',
                'mnist_cgan', 'fashion_mnist_cgan', 'cifar10_dcgan', 'cifar10_cgan',

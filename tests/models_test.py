@@ -9,7 +9,7 @@ from configs import mnist_mlp
 from ganjax import summary
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 
 def test_mlp_counts_match_seed_002():

@@ -11,7 +11,7 @@ import numpy as np
 from conftest import MNIST_DIR, REPO
 from ganjax import run_config
 from ganjax.checkpoint import Checkpointer
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 ARGS = ['-m', 'experiments.train', '--config=configs/mnist_mlp.py',
         f'--config.data.dir={MNIST_DIR}', '--config.data.split=test',

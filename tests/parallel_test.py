@@ -7,7 +7,7 @@ import pytest
 from ganjax.errors import GanjaxError
 from ganjax.input_pipeline import IndexSampler
 from ganjax.parallel import check_batch
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 
 def _train(config, devices, steps=3):

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from ganjax.parallel import preprocess
-from ganjax.train import Experiment
+from ganjax.experiment import Experiment
 
 
 def _real(exp, n, offset=0):

@@ -8,7 +8,7 @@ s_h * s_w * C_out channels followed by depth-to-space. Its gradients are plain
 convolutions too. The kernel stays (kh, kw, C_in, C_out), so checkpoints are shared.
 """
 
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax

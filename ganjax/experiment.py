@@ -1,0 +1,79 @@
+"""Experiment: everything a config builds (models, optimizers, parallel mode, steps)."""
+
+import functools
+
+import jax
+
+from ganjax import input_pipeline, run_config, summary
+from ganjax.errors import GanjaxError
+from ganjax.models import build_models
+from ganjax.parallel import DataParallel
+from ganjax.state import init_state, make_optimizer
+from ganjax.train_step import StepConfig, make_step_fns, real_batch_size
+
+
+class Experiment:
+  """Everything built from a config: data, models, optimizers, parallel mode."""
+
+  def __init__(self, config, devices=None):
+    run_config.validate(config)
+    self.config = config
+    self.info = input_pipeline.describe(config.data)
+    self.image_shape = self.info.image_shape
+    self.par = DataParallel(config.parallel, devices)
+    self.real_batch = real_batch_size(config.d_batch, config.batch_size)
+    self.num_classes = self.info.num_classes if config.model.get('conditional') else 0
+    self.generator, self.discriminator = build_models(
+        config.model, image_shape=self.image_shape, num_classes=self.num_classes,
+        axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
+    self.g_tx = make_optimizer(config.optimizer.g)
+    self.d_tx = make_optimizer(config.optimizer.d)
+
+  def _init_fn(self):
+    return functools.partial(init_state, self.config, self.generator, self.discriminator,
+                             self.g_tx, self.d_tx, self.image_shape, self.num_classes)
+
+  def init_state(self):
+    """The step-0 state as replicated global arrays."""
+    return jax.jit(self._init_fn(), out_shardings=self.par.replicated)()
+
+  def abstract_state(self):
+    """Shapes, dtypes and (replicated) shardings of the state, computing nothing."""
+    shapes = jax.eval_shape(self._init_fn())
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                       sharding=self.par.replicated), shapes)
+
+  def step_fns(self):
+    """The pure train step and its D / G halves for this config (not yet jitted)."""
+    c = self.config
+    cfg = StepConfig(latent_dim=c.model.latent_dim, global_batch=c.batch_size,
+                     d_steps=c.d_steps, d_batch=c.d_batch, generator_loss=c.loss.generator,
+                     real_label=c.loss.real_label, num_classes=self.num_classes,
+                     axis_name=self.par.axis_name)
+    return make_step_fns(cfg, self.generator, self.discriminator, self.g_tx, self.d_tx,
+                         self.par.constrain)
+
+  def load_dataset(self):
+    """Loads the training data and checks it matches what the models were built for."""
+    dataset = input_pipeline.load_dataset(self.config.data, bool(self.num_classes))
+    if tuple(dataset.image_shape) != tuple(self.image_shape):
+      raise GanjaxError(f'data in {self.config.data.dir or "tfds"} has images of shape '
+                        f'{dataset.image_shape}, expected {tuple(self.image_shape)}')
+    if self.num_classes and dataset.num_classes != self.num_classes:
+      raise GanjaxError(f'{self.config.data.dir} has {dataset.num_classes} classes, the '
+                        f'model was built for {self.num_classes}')
+    return dataset
+
+  def device_data(self, dataset):
+    """The dataset, resident on the devices."""
+    data = {'images': dataset.images}
+    if self.num_classes:
+      data['labels'] = dataset.labels
+    return self.par.put_data(data)
+
+  def summary(self):
+    """The per-layer G/D table."""
+    return summary.model_summary(self.generator, self.discriminator,
+                                 latent_dim=self.config.model.latent_dim,
+                                 image_shape=self.image_shape,
+                                 num_classes=self.num_classes)
