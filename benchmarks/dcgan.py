@@ -14,20 +14,16 @@ import importlib
 import importlib.metadata
 import json
 import math
-import os
-import resource
 import shlex
-import subprocess
 import sys
-import tempfile
 import time
 import timeit
 
 import numpy as np
 
-from benchmarks.mlp_gan import num_cores, run_ceiling
+from benchmarks.harness import child, num_cores, run_ceiling, spawn  # run_ceiling: --only=ceiling
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # --models name -> (config module, data.image_size to set; 0: the config's own).
 MODELS = {'mnist_dcgan': ('mnist_dcgan', 0), 'cifar10_dcgan': ('cifar10_dcgan', 0),
           'folder_dcgan64': ('folder_dcgan64', 64), 'folder_dcgan256': ('folder_dcgan', 256)}
@@ -270,26 +266,6 @@ def run_ops(args):
   return {'layers': rows}
 
 
-def child(args):
-  """Runs one contender in this process and writes its result (with peak RSS) as JSON."""
-  result = globals()['run_' + args.only](args)
-  result['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  with open(args.result, 'w') as f:
-    json.dump(result, f)
-
-
-def spawn(name, argv):
-  """Runs `--only=name` in a fresh interpreter and returns its JSON result."""
-  with tempfile.NamedTemporaryFile(suffix='.json') as out:
-    cmd = [sys.executable, '-m', 'benchmarks.dcgan', *argv, f'--only={name}',
-           f'--result={out.name}']
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode:
-      sys.exit(f'{name} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}')
-    with open(out.name) as f:
-      return json.load(f)
-
-
 def main():
   """Runs each model's contenders in their own subprocesses; prints (and saves) the tables."""
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -310,10 +286,10 @@ def main():
   if set(args.models) - set(MODELS):
     p.error(f'unknown --models {sorted(set(args.models) - set(MODELS))}; use {list(MODELS)}')
   if args.only:
-    return child(args)
+    return child(args, globals())
   passed = [f'--{a}={getattr(args, a)}' for a in (
       'steps', 'warmup', 'batch', 'steps_per_dispatch', 'conv_impl', 'op_reps', 'ceiling_reps')]
-  run = lambda name, model: spawn(name, passed + [f'--models={model}'])
+  run = lambda name, model: spawn('benchmarks.dcgan', name, passed + [f'--models={model}'])
   command = shlex.join(['python', '-m', 'benchmarks.dcgan', *sys.argv[1:]])
   versions = {m: importlib.metadata.version(m) for m in ('jax', 'jaxlib', 'flax', 'optax', 'torch')}
   print(f'command: {command}\n' + ', '.join(f'{m} {v}' for m, v in versions.items())

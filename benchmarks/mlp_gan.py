@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.harness import ROOT, child, num_cores, run_ceiling, spawn
+
 DATA_DIR = os.path.normpath(os.path.join(ROOT, '../shared/data/mnist'))
 BATCH, LATENT, PIXELS, SLOPE, DROP, REAL_LABEL = 128, 100, 784, 0.2, 0.3, 0.9
 CONTENDERS = ('ceiling', 'ganjax', 'jax', 'torch')
@@ -34,27 +35,6 @@ def load_mnist():
     raw = f.read()
   x = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, PIXELS)
   return x.astype(np.float32) / 127.5 - 1.0
-
-
-def num_cores():
-  """CPU cores this process may run on."""
-  return len(os.sched_getaffinity(0))
-
-
-def run_ceiling(args):
-  """Best GFLOP/s of a jitted f32 2048x2048 matmul on this machine."""
-  import jax
-  import jax.numpy as jnp
-  n = 2048
-  a, b = jax.random.normal(jax.random.key(0), (2, n, n), jnp.float32)
-  mm = jax.jit(jnp.matmul)
-  mm(a, b).block_until_ready()
-  best = float('inf')
-  for _ in range(args.ceiling_reps):
-    t = time.perf_counter()
-    mm(a, b).block_until_ready()
-    best = min(best, time.perf_counter() - t)
-  return {'gflops': 2 * n**3 / best / 1e9, 'backend': jax.default_backend()}
 
 
 def run_ganjax(args):
@@ -195,26 +175,6 @@ def run_torch(args):
   return {'steps_per_sec': args.steps / (time.perf_counter() - t), 'threads': num_cores()}
 
 
-def child(args):
-  """Runs one contender in this process and writes its result (with peak RSS) as JSON."""
-  result = globals()['run_' + args.only](args)
-  result['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  with open(args.result, 'w') as f:
-    json.dump(result, f)
-
-
-def spawn(name, argv):
-  """Runs `--only=name` in a fresh interpreter and returns its JSON result."""
-  with tempfile.NamedTemporaryFile(suffix='.json') as out:
-    cmd = [sys.executable, '-m', 'benchmarks.mlp_gan', *argv, f'--only={name}',
-           f'--result={out.name}']
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode:
-      sys.exit(f'{name} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}')
-    with open(out.name) as f:
-      return json.load(f)
-
-
 def main():
   """Runs every contender in its own subprocess and prints (and saves) the table."""
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -226,7 +186,7 @@ def main():
   p.add_argument('--result', help=argparse.SUPPRESS)
   args = p.parse_args()
   if args.only:
-    return child(args)
+    return child(args, globals())
   passed = [f'--steps={args.steps}', f'--warmup={args.warmup}',
             f'--ceiling_reps={args.ceiling_reps}']
   command = shlex.join(['python', '-m', 'benchmarks.mlp_gan', *sys.argv[1:]])
@@ -234,7 +194,7 @@ def main():
   versions = {m: importlib.metadata.version(m) for m in ('jax', 'jaxlib', 'flax', 'optax', 'torch')}
   print(', '.join(f'{m} {v}' for m, v in versions.items()) + f'; {num_cores()} cores; batch {BATCH}, {args.steps} timed steps after '
         f'{args.warmup} warmup')
-  res = {name: spawn(name, passed) for name in CONTENDERS}
+  res = {name: spawn('benchmarks.mlp_gan', name, passed) for name in CONTENDERS}
   ceiling, flops = res['ceiling']['gflops'], res['jax']['flops_per_step']
   print(f'jax backend {res["ceiling"]["backend"]}; f32 matmul ceiling (jitted 2048^2, best of '
         f'{args.ceiling_reps}): {ceiling:.1f} GFLOP/s; '
