@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 
 import flax.linen as nn
 
-from ganjax.models.dcgan import (KERAS_BN, _flatten, _seed003_head, concat_channels,
+from ganjax.models.dcgan import (KERAS_BN, flatten, seed003_head, concat_channels,
                                  strided_stack)
 from ganjax.models.conv import ConvTranspose
 from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init
@@ -70,7 +70,7 @@ class CGAN28Discriminator(nn.Module):
     for _ in range(2):
       x = nn.Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-    x = nn.Dropout(self.dropout, deterministic=not train)(_flatten(x))
+    x = nn.Dropout(self.dropout, deterministic=not train)(flatten(x))
     return nn.Dense(1, kernel_init=keras_kernel_init)(x)
 
 
@@ -100,7 +100,7 @@ class CGAN256Generator(nn.Module):
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], s // 8, s // 8, f0)), lab)
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
-    return _seed003_head(x, ups, c, bn, self.conv_impl)
+    return seed003_head(x, ups, c, bn, self.conv_impl)
 
 
 class CGAN256Discriminator(nn.Module):
@@ -121,4 +121,4 @@ class CGAN256Discriminator(nn.Module):
     lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
     x = strided_stack(concat_channels(x, lab), self.features, self.kernels,
                       self.negative_slope, self.dropout, train)
-    return nn.Dense(1, kernel_init=keras_kernel_init)(_flatten(x))
+    return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(x))

@@ -13,7 +13,8 @@ KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaul
 TORCH_BN = dict(momentum=0.9, epsilon=1e-5)    # PyTorch BatchNorm2d defaults
 
 
-def _flatten(x):
+def flatten(x):
+  """[B, ...] -> [B, prod(...)]."""
   return x.reshape((x.shape[0], -1))
 
 
@@ -60,12 +61,9 @@ class DCGAN28Discriminator(nn.Module):
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
-    for feat in self.features:
-      x = nn.Conv(feat, (self.kernel, self.kernel), (2, 2), 'SAME',
-                  kernel_init=keras_kernel_init)(x)
-      x = Activation('leaky_relu', self.negative_slope)(x)
-      x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return nn.Dense(1, kernel_init=keras_kernel_init)(_flatten(x))
+    x = strided_stack(x, self.features, [self.kernel] * len(self.features),
+                      self.negative_slope, self.dropout, train)
+    return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(x))
 
 
 class RadfordGenerator(nn.Module):
@@ -142,10 +140,10 @@ class DCGAN256Generator(nn.Module):
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
     x = nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init)(z)
     x = Activation('relu')(bn()(x.reshape((z.shape[0], s // 8, s // 8, f0))))
-    return _seed003_head(x, ups, c, bn, self.conv_impl)
+    return seed003_head(x, ups, c, bn, self.conv_impl)
 
 
-def _seed003_head(x, ups, channels, bn, conv_impl):
+def seed003_head(x, ups, channels, bn, conv_impl):
   """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C]."""
   for feat in ups:
     x = ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init,
@@ -169,7 +167,7 @@ class DCGAN256Discriminator(nn.Module):
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
-    return nn.Dense(1, kernel_init=keras_kernel_init)(_flatten(strided_stack(
+    return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(strided_stack(
         x, self.features, self.kernels, self.negative_slope, self.dropout, train)))
 
 
