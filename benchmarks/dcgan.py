@@ -1,4 +1,4 @@
-r"""The DCGAN configs (seeds 004, 001, 003): ganjax's compiled training chunk vs plain PyTorch.
+r"""The DCGAN configs (seeds 004, 001, 003): ganjax's training chunk vs plain PyTorch and TF.
 
 python -m benchmarks.dcgan --steps=20 --ops --json=runs/bench_dcgan.json
 
@@ -27,9 +27,10 @@ from benchmarks.harness import child, num_cores, run_ceiling, spawn  # run_ceili
 # --models name -> (config module, data.image_size to set; 0: the config's own).
 MODELS = {'mnist_dcgan': ('mnist_dcgan', 0), 'cifar10_dcgan': ('cifar10_dcgan', 0),
           'folder_dcgan64': ('folder_dcgan64', 64), 'folder_dcgan256': ('folder_dcgan', 256)}
-CONTENDERS = ('ceiling', 'ganjax', 'torch', 'ops')
+CONTENDERS = ('ceiling', 'ganjax', 'torch', 'tf', 'ops')
 DATA_BATCHES = 4   # random images resident: 4 x batch
-OP_COLS = ('jax_fwd_ms', 'jax_grad_ms', 'jax_scan_grad_ms', 'torch_fwd_ms', 'torch_grad_ms')
+OP_COLS = ('jax_fwd_ms', 'jax_grad_ms', 'jax_scan_grad_ms', 'ganjax_fwd_ms', 'ganjax_grad_ms',
+           'torch_fwd_ms', 'torch_grad_ms')
 
 
 def load_config(name, args):
@@ -55,7 +56,8 @@ def run_ganjax(args):
   k, s, b, n = config.d_steps, config.steps_per_dispatch, exp.real_batch, DATA_BATCHES * batch
   images = np.random.default_rng(0).integers(0, 256, (n, *exp.image_shape), dtype=np.uint8)
   fns, done = exp.step_fns(), 0
-  chunk = exp.par.compile_chunk(fns.train_step, resident=True)
+  chunk = exp.par.compile_chunk(fns.train_step, resident=True,
+                                unroll=config.get("unroll_steps", False))
   state = exp.par.to_mode(exp.init_state())
   data = exp.par.put_data({'images': images})
   sampler = input_pipeline.IndexSampler(config.seed, n, b, k)
@@ -150,7 +152,8 @@ def torch_models(config, image_shape):
 
 def run_torch(args):
   """The same models in a plain PyTorch loop: k D updates on [real; fake.detach()] (or
-  seed 003's real-half then fake-half updates), then a G update; Adam, BCEWithLogits."""
+  seed 003's real-half then fake-half updates), then a G update; or, for
+  updates='simultaneous', seed 004's step (both gradients from one forward pass)."""
   import torch
   from ganjax import input_pipeline
   torch.set_num_threads(num_cores())
@@ -171,7 +174,22 @@ def run_torch(args):
     loss.backward()
     opt.step()
 
+  def simultaneous_step():
+    real = images[torch.randint(0, n, (rb,))].float() / 127.5 - 1.0
+    fake = G(torch.randn(rb, latent))
+    r, f = D(real), D(fake)
+    d_loss, g_loss = bce(r, y_real) + bce(f, y_fake), bce(f, y_g)
+    g_grads = torch.autograd.grad(g_loss, list(G.parameters()), retain_graph=True)
+    d_grads = torch.autograd.grad(d_loss, list(D.parameters()))
+    for net, grads in ((G, g_grads), (D, d_grads)):
+      for p, g in zip(net.parameters(), grads):
+        p.grad = g
+    opt_g.step()
+    opt_d.step()
+
   def step():
+    if config.get('updates', 'alternating') == 'simultaneous':
+      return simultaneous_step()
     for _ in range(config.d_steps):
       real = images[torch.randint(0, n, (rb,))].float() / 127.5 - 1.0
       fake = G(torch.randn(rb, latent))
@@ -190,6 +208,63 @@ def run_torch(args):
   count = lambda net: sum(p.numel() for p in net.parameters() if p.requires_grad)
   return {'steps_per_sec': args.steps / (time.perf_counter() - t), 'steps': args.steps,
           'threads': torch.get_num_threads(), 'g_params': count(G), 'd_params': count(D)}
+
+
+def run_tf(args):
+  """Seed 004's own TF/Keras code (its Listings 1-7) in a tf.function: mnist_dcgan only."""
+  import os
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  import tensorflow as tf
+  from tensorflow.keras import layers
+  config = load_config(args.models[0], args)
+  if config.model.name != 'dcgan28':
+    return {'skipped': f'no TF version of model.name={config.model.name!r}'}
+  tf.random.set_seed(0)
+  batch, latent, (size, _, c) = config.batch_size, config.model.latent_dim, (28, 28, 1)
+  G = tf.keras.Sequential([
+      layers.Input((latent,)), layers.Dense(7 * 7 * 256, use_bias=False),
+      layers.BatchNormalization(), layers.LeakyReLU(), layers.Reshape((7, 7, 256)),
+      layers.Conv2DTranspose(128, 5, strides=1, padding='same', use_bias=False),
+      layers.BatchNormalization(), layers.LeakyReLU(),
+      layers.Conv2DTranspose(64, 5, strides=2, padding='same', use_bias=False),
+      layers.BatchNormalization(), layers.LeakyReLU(),
+      layers.Conv2DTranspose(1, 5, strides=2, padding='same', use_bias=False,
+                             activation='tanh')])
+  D = tf.keras.Sequential([
+      layers.Input((size, size, c)), layers.Conv2D(64, 5, strides=2, padding='same'),
+      layers.LeakyReLU(), layers.Dropout(0.3),
+      layers.Conv2D(128, 5, strides=2, padding='same'), layers.LeakyReLU(),
+      layers.Dropout(0.3), layers.Flatten(), layers.Dense(1)])
+  bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+  opt_g, opt_d = tf.keras.optimizers.Adam(1e-4), tf.keras.optimizers.Adam(1e-4)
+  n = DATA_BATCHES * batch
+  images = tf.constant(np.random.default_rng(0).integers(0, 256, (n, size, size, c), np.uint8))
+
+  @tf.function
+  def step():
+    real = tf.cast(tf.gather(images, tf.random.uniform([batch], 0, n, tf.int32)),
+                   tf.float32) / 127.5 - 1.0
+    noise = tf.random.normal([batch, latent])
+    with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+      fake = G(noise, training=True)
+      r, f = D(real, training=True), D(fake, training=True)
+      g_loss = bce(tf.ones_like(f), f)
+      d_loss = bce(tf.ones_like(r), r) + bce(tf.zeros_like(f), f)
+    opt_g.apply_gradients(zip(g_tape.gradient(g_loss, G.trainable_variables),
+                              G.trainable_variables))
+    opt_d.apply_gradients(zip(d_tape.gradient(d_loss, D.trainable_variables),
+                              D.trainable_variables))
+    return g_loss
+
+  for _ in range(max(1, args.warmup)):
+    step().numpy()
+  t = time.perf_counter()
+  for _ in range(args.steps):
+    out = step()
+  out.numpy()
+  count = lambda net: int(sum(np.prod(v.shape) for v in net.trainable_variables))
+  return {'steps_per_sec': args.steps / (time.perf_counter() - t), 'steps': args.steps,
+          'g_params': count(G), 'd_params': count(D), 'tensorflow': tf.__version__}
 
 
 def conv_layers(exp):
@@ -225,32 +300,40 @@ def median_ms(fn, reps):
 
 def run_ops(args):
   """Forward and forward+grad (w.r.t. input and kernel) ms of each conv layer: lax (also
-  inside a length-1 lax.scan, as the chunk runs it) vs torch.nn.functional."""
+  inside a length-1 lax.scan, as the chunk runs it: the 'before'), ganjax's own
+  formulation at the config's conv_impl (the 'after'), and torch.nn.functional."""
   import jax
   import torch
   import torch.nn.functional as F
   from jax import lax
   from ganjax.experiment import Experiment
+  from ganjax.models import conv
   torch.set_num_threads(num_cores())
   dn, rng, rows = ('NHWC', 'HWIO', 'NHWC'), np.random.default_rng(0), []
-  for r in conv_layers(Experiment(load_config(args.models[0], args))):
+  config = load_config(args.models[0], args)
+  impl = conv.resolve_impl(config.get('conv_impl', 'auto'))
+  for r in conv_layers(Experiment(config)):
     k, s, pad = r['kernel'], r['stride'], r['padding']
     cin, cout = r['shape_in'][-1], r['shape_out'][-1]
     if r['op'] == 'ConvTranspose':
       f = lambda x, w: lax.conv_transpose(x, w, (s, s), pad, dimension_numbers=dn)
+      mine = f if impl == 'xla' else lambda x, w: conv.subpixel_conv_transpose(x, w, (s, s), pad)
       p, op = tconv_pad(k, s)
       tf = lambda x, w: F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=op)
       axes, pixels = (2, 3, 0, 1), math.prod(r['shape_in'][:3])    # torch [in, out, k, k]
     else:
       f = lambda x, w: lax.conv_general_dilated(x, w, (s, s), pad, dimension_numbers=dn)
+      mine = f   # strided convs stay lax: space-to-depth measured slower on XLA:CPU
       tf = lambda x, w: F.conv2d(x, w, stride=s, padding=conv_pad(k, s, pad))
       axes, pixels = (3, 2, 0, 1), math.prod(r['shape_out'][:3])   # torch [out, in, k, k]
     x, g = (rng.standard_normal(r[a], np.float32) for a in ('shape_in', 'shape_out'))
     w = 0.02 * rng.standard_normal((k, k, cin, cout), np.float32)
-    fg = lambda x, w, g: (lambda y, pull: (y, pull(g)))(*jax.vjp(f, x, w))
+    vjp = lambda op: lambda x, w, g: (lambda y, pull: (y, pull(g)))(*jax.vjp(op, x, w))
+    fg = vjp(f)
     in_scan = lambda x, w, g: lax.scan(lambda c, _: (c, fg(x, w, g)), 0, None, length=1)[1]
     a = jax.device_put((x, w, g))
-    for name, fn in zip(OP_COLS, (lambda x, w, g: f(x, w), fg, in_scan)):
+    timed = (lambda x, w, g: f(x, w), fg, in_scan, lambda x, w, g: mine(x, w), vjp(mine))
+    for name, fn in zip(OP_COLS, timed):
       fn = jax.jit(fn)
       r[name] = median_ms(lambda: jax.block_until_ready(fn(*a)), args.op_reps)
     xt, gt = (torch.from_numpy(v).permute(0, 3, 1, 2).contiguous() for v in (x, g))
@@ -299,23 +382,23 @@ def main():
   print(f'jax backend {ceil["backend"]}; f32 matmul ceiling (jitted 2048^2, best of '
         f'{args.ceiling_reps}): {peak:.1f} GFLOP/s', flush=True)
   head = (f'{"":34s}{"batch":>6s}{"steps/s":>9s}{"images/s":>10s}{"GFLOP/s":>9s}{"%peak":>7s}'
-          f'{"RSS MiB":>9s}{"torch/ganjax":>13s}')
+          f'{"RSS MiB":>9s}{"row/ganjax":>13s}')
   print(head + '\n' + '-' * len(head), flush=True)
   raw, table, notes, ops = {}, [], [], {}
   for model in args.models:
-    raw[model] = {c: run(c, model) for c in ('ganjax', 'torch')}
-    gj, tc = raw[model]['ganjax'], raw[model]['torch']
-    for label, r in ((f'{model} ganjax (S={gj["steps_per_dispatch"]})', gj),
-                     (f'{model} torch', tc)):
+    raw[model] = {c: run(c, model) for c in ('ganjax', 'torch', 'tf')}
+    gj, tc, tfr = raw[model]['ganjax'], raw[model]['torch'], raw[model]['tf']
+    rows = [(f'{model} ganjax (S={gj["steps_per_dispatch"]})', gj), (f'{model} torch', tc)]
+    for label, r in rows + [(f'{model} tf.function', tfr)] * ('skipped' not in tfr):
       sps, b = r['steps_per_sec'], gj['batch']
       row = {'name': label, 'batch': b, 'steps_per_sec': sps, 'images_per_sec': sps * b,
              'gflops': sps * gj['flops_per_step'] / 1e9, 'peak_rss_mib': r['peak_rss_mib'],
-             'torch_over_ganjax': sps / gj['steps_per_sec']}
+             'over_ganjax': sps / gj['steps_per_sec']}
       row['pct_ceiling'] = 100 * row['gflops'] / peak
       table.append(row)
       print(f'{label:34s}{b:6d}{sps:9.2f}{sps * b:10.1f}{row["gflops"]:9.1f}'
             f'{row["pct_ceiling"]:6.1f}%{r["peak_rss_mib"]:9.0f}'
-            f'{row["torch_over_ganjax"]:12.2f}x', flush=True)
+            f'{row["over_ganjax"]:12.2f}x', flush=True)
     same = all(gj[n] == tc[n] for n in ('g_params', 'd_params'))
     notes.append(f'{model}: {gj["flops_per_step"] / 1e9:.2f} GFLOP/step (XLA); conv_impl '
                  f'{gj["conv_impl"]}; first ganjax call {gj["first_call_s"]:.1f} s; trainable '
@@ -326,10 +409,12 @@ def main():
         'ganjax step; RSS = peak of each contender\'s own process')
   if args.ops:
     head = (f'{"layer":35s}{"op":>14s}{"in -> out (NHWC)":>31s}{"k/s":>6s}{"GFLOP":>7s}'
-            + ''.join(f'{c:>9s}' for c in ('jax fwd', 'jax f+g', 'in scan', 'tch fwd', 'tch f+g')))
+            + ''.join(f'{c:>9s}' for c in ('lax fwd', 'lax f+g', 'in scan', 'gjx fwd', 'gjx f+g',
+                                             'tch fwd', 'tch f+g')))
     print(f'\nper conv layer, ms (median of {args.op_reps}); f+g = forward + grads w.r.t. input '
-          'and kernel; in scan = jax f+g inside a length-1 lax.scan; GFLOP = nominal forward\n'
-          + head + '\n' + '-' * len(head))
+          'and kernel; lax = XLA\'s own op (before); in scan = lax f+g inside a length-1 '
+          'lax.scan; gjx = ganjax\'s formulation at the config\'s conv_impl (after); GFLOP = '
+          'nominal forward\n' + head + '\n' + '-' * len(head))
     for model in args.models:
       ops[model] = run('ops', model)['layers']
       for r in ops[model]:

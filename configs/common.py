@@ -33,6 +33,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.num_steps = 10_000
   c.d_steps = 1                 # k D updates per G update
   c.d_batch = 'combined'        # combined: one D update on [real; fake]; separate: seed 003
+  c.updates = 'alternating'     # D then G on fresh latents; simultaneous: seed 004, one pass
   c.parallel = 'jit'            # jit | pmap
   c.conv_impl = 'auto'          # transposed convs: auto (subpixel on CPU) | xla | subpixel
   c.steps_per_dispatch = 10     # train steps per compiled call (lax.scan)

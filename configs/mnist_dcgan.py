@@ -16,6 +16,7 @@ def get_config(dataset='mnist'):
   c = common.base(model=model, data_config=common.data(dataset),
                   optimizer=common.adam(1e-4, b1=0.9))
   c.loss.real_label = 1.0  # the tutorial uses plain ones for real images
+  c.updates = 'simultaneous'  # the tutorial's train_step: both gradients from one pass
   c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
   c.steps_per_dispatch = 5
   return c

@@ -47,7 +47,8 @@ class Experiment:
     """The pure train step and its D / G halves for this config (not yet jitted)."""
     c = self.config
     cfg = StepConfig(latent_dim=c.model.latent_dim, global_batch=c.batch_size,
-                     d_steps=c.d_steps, d_batch=c.d_batch, generator_loss=c.loss.generator,
+                     d_steps=c.d_steps, d_batch=c.d_batch, update=c.get('updates', 'alternating'),
+                     generator_loss=c.loss.generator,
                      real_label=c.loss.real_label, num_classes=self.num_classes,
                      axis_name=self.par.axis_name)
     return make_step_fns(cfg, self.generator, self.discriminator, self.g_tx, self.d_tx,

@@ -12,6 +12,7 @@ from ganjax.errors import GanjaxError
 CHOICES = {
     'loss.generator': losses.GENERATOR_LOSSES,
     'd_batch': ('combined', 'separate'),
+    'updates': ('alternating', 'simultaneous'),
     'parallel': parallel.MODES,
     'conv_impl': conv.IMPLS,
 }
@@ -35,7 +36,7 @@ def flatten(config, prefix=''):
 
 def validate(config):
   """Raises a one-line GanjaxError for out-of-range values of the enumerated fields."""
-  flat = flatten(config)
+  flat = {'updates': 'alternating', **flatten(config)}   # older workdirs predate 'updates'
   for name, allowed in CHOICES.items():
     if flat.get(name) not in allowed:
       raise GanjaxError(f'--config.{name}={flat.get(name)!r} is not one of {list(allowed)}')
@@ -43,6 +44,9 @@ def validate(config):
                'sample_every', 'checkpoint_every', 'keep_checkpoints'):
     if not isinstance(flat.get(name), int) or flat[name] < 1:
       raise GanjaxError(f'--config.{name} must be a positive integer, got {flat.get(name)!r}')
+  if flat['updates'] == 'simultaneous' and (flat['d_steps'] != 1 or flat['d_batch'] != 'combined'):
+    raise GanjaxError("--config.updates='simultaneous' makes one D update per step (seed 004); "
+                      "d_steps>1 or d_batch='separate' need --config.updates=alternating")
 
 
 def load(workdir):

@@ -2,6 +2,9 @@
 
 A D update differentiates only D's loss w.r.t. D's params, with G's output behind
 stop_gradient; a G update differentiates through D but applies updates to G only.
+update='alternating' (seeds 000, 001, 003) runs the D updates, then the G update through
+the updated D on fresh latents. update='simultaneous' (seed 004's train_step) computes
+both gradients from one forward pass at the current params, then applies both.
 The same function runs in both parallel modes: globally under jit (XLA inserts the
 all-reduces) or per device under pmap (axis_name set: gradients, metrics and
 BatchNorm statistics are pmean-ed over it).
@@ -25,6 +28,7 @@ class StepConfig:
   global_batch: int
   d_steps: int = 1
   d_batch: str = 'combined'            # 'combined' | 'separate'
+  update: str = 'alternating'          # 'alternating' | 'simultaneous'
   generator_loss: str = 'non_saturating'
   real_label: float = 0.9
   num_classes: int = 0
@@ -147,8 +151,46 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     return state.replace(g_params=optax.apply_updates(state.g_params, updates),
                          g_opt_state=g_opt_state, g_batch_stats=g_stats), loss
 
+  def simultaneous_step(state, real, real_labels, key):
+    """Seed 004: G and D gradients from one forward pass at the current params.
+
+    D sees the real and the fake batch in two calls, as in the seed (BatchNorm in D, if
+    any, takes statistics per call). Sharing the forward pass (and D's pass over the
+    fakes between D's loss and G's) saves a G forward and a D forward per step.
+    """
+    k_fake, k_drop_real, k_drop_fake = jax.random.split(key, 3)
+    z, fake_labels = draw_fakes(k_fake, cfg.global_batch)
+    fake, g_pull, g_stats = jax.vjp(lambda p: run_g(state, p, z, fake_labels),
+                                    state.g_params, has_aux=True)
+    real_logits_fn = lambda p: run_d(state, p, constrain(real), real_labels, k_drop_real)
+    r, r_pull, stats = jax.vjp(real_logits_fn, state.d_params, has_aux=True)
+    fake_logits_fn = lambda p, x: run_d(state.replace(d_batch_stats=stats), p, x, fake_labels,
+                                        k_drop_fake)
+    f, f_pull, d_stats = jax.vjp(fake_logits_fn, state.d_params, fake, has_aux=True)
+    d_loss_fn = lambda r, f: losses.discriminator_loss(real_logits=r, fake_logits=f,
+                                                       real_label=cfg.real_label)
+    d_loss, (d_r, d_f) = jax.value_and_grad(d_loss_fn, argnums=(0, 1))(r, f)
+    g_loss, g_f = jax.value_and_grad(
+        lambda f: losses.generator_loss(fake_logits=f, kind=cfg.generator_loss))(f)
+    d_grads = jax.tree.map(jnp.add, r_pull(d_r)[0], f_pull(d_f)[0])
+    g_grads = g_pull(f_pull(g_f)[1])[0]
+    d_grads, g_grads = _pmean((d_grads, g_grads), ax)
+    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state, state.d_params)
+    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
+    state = state.replace(
+        d_params=optax.apply_updates(state.d_params, d_updates), d_opt_state=d_opt_state,
+        d_batch_stats=d_stats, g_params=optax.apply_updates(state.g_params, g_updates),
+        g_opt_state=g_opt_state, g_batch_stats=g_stats)
+    return state, d_loss, g_loss, r, f
+
   def train_step(state, images, labels=None):
     key = jax.random.fold_in(state.rng, state.step)
+    if cfg.update == 'simultaneous':
+      state, d_loss, g_loss, r, f = simultaneous_step(
+          state, images[0], None if labels is None else labels[0], key)
+      metrics = {'d_loss': d_loss, 'g_loss': g_loss,
+                 'd_real': jnp.mean(jax.nn.sigmoid(r)), 'd_fake': jnp.mean(jax.nn.sigmoid(f))}
+      return state.replace(step=state.step + 1), _pmean(metrics, ax)
     for i in range(cfg.d_steps):
       state, d_loss, r, f = d_step(state, images[i], None if labels is None else labels[i],
                                    jax.random.fold_in(key, i))

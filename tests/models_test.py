@@ -55,3 +55,18 @@ def test_unknown_model_is_a_user_error():
   c.model.name = 'mlpp'
   with pytest.raises(GanjaxError, match='unknown model.name'):
     build_models(c.model, image_shape=(28, 28, 1))
+
+
+def test_dropout_rate_scale_and_determinism():
+  from ganjax.models.layers import Dropout
+  for shape in ((64, 32, 34), (64, 32, 33)):   # odd last axis: one word per element
+    x = jnp.ones(shape)
+    y = Dropout(0.3).apply({}, x, rngs={'dropout': jax.random.key(0)})
+    kept = np.asarray(y) > 0
+    assert abs(kept.mean() - 0.7) < 0.01                       # 70k draws: sd 0.0018
+    np.testing.assert_allclose(np.asarray(y)[kept], 1 / 0.7, rtol=1e-6)
+    again = Dropout(0.3).apply({}, x, rngs={'dropout': jax.random.key(0)})
+    other = Dropout(0.3).apply({}, x, rngs={'dropout': jax.random.key(1)})
+    assert np.array_equal(y, again) and not np.array_equal(y, other)
+  assert np.array_equal(Dropout(0.3, deterministic=True).apply({}, x), x)
+  assert not np.asarray(Dropout(1.0).apply({}, x, rngs={'dropout': jax.random.key(0)})).any()

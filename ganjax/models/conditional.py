@@ -7,6 +7,7 @@ import flax.linen as nn
 from ganjax.models.dcgan import (KERAS_BN, flatten, seed003_head, concat_channels,
                                  strided_stack)
 from ganjax.models.conv import ConvTranspose
+from ganjax.models import layers
 from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init
 
 
@@ -70,7 +71,7 @@ class CGAN28Discriminator(nn.Module):
     for _ in range(2):
       x = nn.Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-    x = nn.Dropout(self.dropout, deterministic=not train)(flatten(x))
+    x = layers.Dropout(self.dropout, deterministic=not train)(flatten(x))
     return nn.Dense(1, kernel_init=keras_kernel_init)(x)
 
 

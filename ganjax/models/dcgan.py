@@ -7,6 +7,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models.conv import ConvTranspose
+from ganjax.models import layers
 from ganjax.models.layers import Activation, batch_norm, keras_kernel_init, normal_init
 
 KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaults
@@ -176,7 +177,7 @@ def strided_stack(x, features, kernels, negative_slope, dropout, train):
   for feat, k in zip(features, kernels):
     x = nn.Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
     x = Activation('leaky_relu', negative_slope)(x)
-    x = nn.Dropout(dropout, deterministic=not train)(x)
+    x = layers.Dropout(dropout, deterministic=not train)(x)
   return x
 
 

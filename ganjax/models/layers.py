@@ -2,6 +2,8 @@
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
+from jax import lax
 
 # Keras' Dense/Conv default; Flax's own default (lecun_normal) would change training.
 keras_kernel_init = nn.initializers.glorot_uniform()
@@ -34,6 +36,33 @@ class Activation(nn.Module):
     names = {'leaky_relu': f'LeakyReLU_{self.negative_slope:g}', 'relu': 'ReLU',
              'tanh': 'Tanh', 'sigmoid': 'Sigmoid'}
     return names[self.kind]
+
+
+class Dropout(nn.Module):
+  """Inverted dropout with two 16-bit uniforms per 32-bit random word.
+
+  nn.Dropout draws a threefry word per element, which costs XLA:CPU ~10 ns each (about
+  40 ms of a seed 004 DCGAN step); this draws half as many. An element is dropped with
+  probability round(rate * 2^16) / 2^16, within 8e-6 of `rate`.
+  """
+  rate: float
+  deterministic: bool = False
+
+  @nn.compact
+  def __call__(self, x):
+    """Zeroes each element with probability `rate`, scales the rest by 1/(1-rate); [...]."""
+    if self.deterministic or self.rate == 0.0:
+      return x
+    if self.rate >= 1.0:
+      return jnp.zeros_like(x)
+    key = self.make_rng('dropout')
+    if x.shape and x.shape[-1] % 2 == 0:
+      words = jax.random.bits(key, (*x.shape[:-1], x.shape[-1] // 2), jnp.uint32)
+      uniform16 = lax.bitcast_convert_type(words, jnp.uint16).reshape(x.shape)
+    else:   # an odd last axis: the high half of one word per element
+      uniform16 = (jax.random.bits(key, x.shape, jnp.uint32) >> 16).astype(jnp.uint16)
+    keep = uniform16 >= jnp.uint16(round(self.rate * 65536))
+    return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
 
 
 def batch_norm(train, *, momentum, epsilon, axis_name):

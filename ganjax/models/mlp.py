@@ -7,6 +7,7 @@ import math
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ganjax.models import layers
 from ganjax.models.layers import Activation, keras_kernel_init, normal_init
 
 
@@ -59,5 +60,5 @@ class MLPDiscriminator(nn.Module):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
       x = nn.Dense(width, kernel_init=init)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+      x = layers.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(1, kernel_init=keras_kernel_init)(x)
