@@ -23,7 +23,9 @@ setup(
         'tensorboardX',  # event files without TF ops in the training process
     ],
     extras_require={
-        'test': ['pytest'],
+        # torch + scipy: reference implementations the metrics tests compare against
+        # (torch-fidelity itself goes in with --no-deps: see .ci/run).
+        'test': ['pytest', 'scipy', 'torch==2.13.0'],
         'bench': ['torch==2.13.0'],  # the plain PyTorch peer in benchmarks/
     },
 )

@@ -34,6 +34,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.d_steps = 1                 # k D updates per G update
   c.d_batch = 'combined'        # combined: one D update on [real; fake]; separate: seed 003
   c.updates = 'alternating'     # D then G on fresh latents; simultaneous: seed 004, one pass
+  c.ema_decay = 0.0             # > 0 (e.g. 0.999): EMA of G's weights, used to sample
   c.parallel = 'jit'            # jit | pmap
   c.conv_impl = 'auto'          # transposed convs: auto (subpixel on CPU) | xla | subpixel
   c.steps_per_dispatch = 10     # train steps per compiled call (lax.scan)
@@ -42,6 +43,13 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.sample_every = 1000
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
+  c.eval_every = 0              # > 0: score samples every N steps, keep the best in WORKDIR/best
+  c.eval_samples = 5000         # generated images per evaluation (= reference = held-out)
+  c.eval = ml_collections.ConfigDict(dict(
+      features='auto',          # auto (domain for MNIST-like, else inception) | domain | inception
+      classifier='',            # domain space: a configs/mnist_classifier.py workdir
+      inception_weights='',     # inception space: the pt_inception-2015-12-05 weights file
+      best_metric='auto'))      # the metric WORKDIR/best is kept by; auto: [domain_]fid
   c.model = ml_collections.ConfigDict(model)
   c.loss = ml_collections.ConfigDict(dict(generator='non_saturating', real_label=0.9))
   opt = optimizer or adam()

@@ -8,11 +8,8 @@ import os
 import numpy as np
 from absl import app, flags
 
-from ganjax import cli, run_config, sampling
-from ganjax.checkpoint import Checkpointer
+from ganjax import cli, inference, sampling
 from ganjax.errors import GanjaxError
-from ganjax.parallel import to_host
-from ganjax.experiment import Experiment
 
 flags.DEFINE_string('workdir', None, 'A training workdir (holds config.json, checkpoints/).')
 flags.DEFINE_integer('num', 100, 'Number of images.')
@@ -23,6 +20,11 @@ flags.DEFINE_string('labels', None, "Conditional models: 'all' (one row per clas
                     'comma-separated list of class names or indices, cycled over --num.')
 flags.DEFINE_enum('conv_impl', None, ['auto', 'xla', 'subpixel'], 'Override the run\'s '
                   'transposed-convolution formulation (same parameters, same images).')
+flags.DEFINE_bool('raw', False, 'Sample with the raw G weights even if the run keeps an EMA.')
+flags.DEFINE_float('truncation', None, 'Truncation psi > 0: latents from N(0, 1) truncated to '
+                   '[-psi, psi] (resampled outside). Default: no truncation.')
+flags.DEFINE_string('denoise', None, 'A denoising autoencoder workdir (configs/mnist_dae.py): '
+                    'G\'s samples are passed through it.')
 flags.mark_flags_as_required(['workdir', 'out'])
 FLAGS = flags.FLAGS
 
@@ -59,37 +61,26 @@ def output_stem(path):
 def main(argv):
   del argv
   cli.initialize_distributed()
-  if not os.path.isdir(FLAGS.workdir):
-    raise GanjaxError(f'--workdir={FLAGS.workdir} does not exist; train first with '
-                      'python -m experiments.train --workdir=...')
-  config = run_config.load(FLAGS.workdir)
-  if FLAGS.conv_impl:
-    config.conv_impl = FLAGS.conv_impl
-  exp = Experiment(config)
-  ckpt = Checkpointer(FLAGS.workdir, read_only=True)
-  if not os.path.isdir(ckpt.directory) or not ckpt.steps():
-    raise GanjaxError(f'no checkpoint in {ckpt.directory}; train first (or wait for the '
-                      'first checkpoint_every steps)')
-  state, step = ckpt.restore(exp.abstract_state(), step=FLAGS.step, set_aside=False)
-  if state is None:
-    raise GanjaxError(f'no checkpoint in {ckpt.directory} reads back; retrain or restore '
-                      'the directory from a backup')
-  labels = parse_labels(FLAGS.labels, FLAGS.num, exp.num_classes,
-                        run_config.load_classes(FLAGS.workdir))
-  host = to_host({'p': state.g_params, 's': state.g_batch_stats})
-  z = sampling.fixed_latents(FLAGS.seed, FLAGS.num, exp.config.model.latent_dim)
-  generator = exp.generator.clone(axis_name=None)
-  images = sampling.generate_images(sampling.make_generate_fn(generator), host['p'],
-                                    host['s'], z, labels)
+  gen = inference.Generator(FLAGS.workdir, step=FLAGS.step, raw=FLAGS.raw,
+                            conv_impl=FLAGS.conv_impl)
+  denoiser = inference.load_denoiser(FLAGS.denoise)
+  labels = parse_labels(FLAGS.labels, FLAGS.num, gen.num_classes, gen.class_names)
+  z = inference.truncated_latents(FLAGS.seed, FLAGS.num, gen.latent_dim, FLAGS.truncation)
+  images = gen.images(z, labels)
+  if denoiser is not None:
+    images = denoiser(images)
   stem = output_stem(FLAGS.out)
   os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
   extra = {} if labels is None else {'labels': labels}
   np.savez(stem + '.npz', images=images, **extra)
   # 'all': one row per class; labels are laid out class-major above.
-  rows = exp.num_classes if labels is not None and FLAGS.labels in (None, 'all') else None
+  rows = gen.num_classes if labels is not None and FLAGS.labels in (None, 'all') else None
   sampling.save_png(sampling.grid(images, rows=rows), stem + '.png',
                     scale=max(1, 256 // (images.shape[1] * 10)))
-  print(f'wrote {stem}.npz and {stem}.png: {len(images)} images from step {step}')
+  how = ', '.join(['EMA weights' if gen.uses_ema else 'raw weights']
+                  + ([f'truncation {FLAGS.truncation:g}'] if FLAGS.truncation else [])
+                  + ([f'denoised by {FLAGS.denoise}'] if denoiser else []))
+  print(f'wrote {stem}.npz and {stem}.png: {len(images)} images from step {gen.step} ({how})')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
-r"""Trains a GAN: the run lives in --workdir, and rerunning the command resumes it.
+r"""Trains a GAN (or, by config.task, the evaluator's classifier or a denoising
+autoencoder): the run lives in --workdir, and rerunning the command resumes it.
 
 python -m experiments.train --config=configs/mnist_mlp.py --workdir=/tmp/mnist_mlp \
     --config.data.dir=../shared/data/mnist
@@ -7,7 +8,8 @@ python -m experiments.train --config=configs/mnist_mlp.py --workdir=/tmp/mnist_m
 from absl import app, flags
 from ml_collections import config_flags
 
-from ganjax import cli, train
+from ganjax import cli, supervised, train
+from ganjax.errors import GanjaxError
 
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, samples and metrics.')
@@ -20,7 +22,13 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   cli.initialize_distributed()
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  task = FLAGS.config.get('task', 'gan')
+  if task == 'gan':
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  elif task in supervised.TASKS:
+    supervised.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  else:
+    raise GanjaxError(f"unknown --config.task={task!r}; use 'gan' or one of {supervised.TASKS}")
 
 
 if __name__ == '__main__':

@@ -17,17 +17,17 @@ from jax.experimental import multihost_utils
 from ganjax.errors import GanjaxError
 
 
-def checkpoint_dir(workdir):
-  """Where a run's checkpoints live."""
-  return os.path.join(os.path.abspath(workdir), 'checkpoints')
+def checkpoint_dir(workdir, subdir='checkpoints'):
+  """Where a run's checkpoints live (WORKDIR/best holds the best-by-metric one)."""
+  return os.path.join(os.path.abspath(workdir), subdir)
 
 
 class Checkpointer:
   """A thin wrapper over ocp.CheckpointManager with corrupt-checkpoint fallback."""
 
-  def __init__(self, workdir, keep=None, read_only=False):
+  def __init__(self, workdir, keep=None, read_only=False, subdir='checkpoints'):
     self.workdir = os.path.abspath(workdir)
-    self.directory = checkpoint_dir(workdir)
+    self.directory = checkpoint_dir(workdir, subdir)
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
                                            read_only=read_only)
     self.manager = ocp.CheckpointManager(self.directory, options=options)

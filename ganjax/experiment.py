@@ -50,6 +50,7 @@ class Experiment:
                      d_steps=c.d_steps, d_batch=c.d_batch, update=c.get('updates', 'alternating'),
                      generator_loss=c.loss.generator,
                      real_label=c.loss.real_label, num_classes=self.num_classes,
+                     ema_decay=float(c.get('ema_decay', 0.0)),
                      axis_name=self.par.axis_name)
     return make_step_fns(cfg, self.generator, self.discriminator, self.g_tx, self.d_tx,
                          self.par.constrain)

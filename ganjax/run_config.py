@@ -15,11 +15,16 @@ CHOICES = {
     'updates': ('alternating', 'simultaneous'),
     'parallel': parallel.MODES,
     'conv_impl': conv.IMPLS,
+    'eval.features': ('auto', 'domain', 'inception'),
 }
+# Defaults of fields newer than some saved workdirs.
+DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
+            'eval_every': 0, 'eval_samples': 5000}
 # Fields a rerun may change without changing what is being trained.
 RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_every',
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
-               'data.source', 'conv_impl', 'unroll_steps'}
+               'data.source', 'conv_impl', 'unroll_steps', 'eval_every', 'eval_samples',
+               'eval.features', 'eval.classifier', 'eval.inception_weights', 'eval.best_metric'}
 
 
 def flatten(config, prefix=''):
@@ -36,7 +41,7 @@ def flatten(config, prefix=''):
 
 def validate(config):
   """Raises a one-line GanjaxError for out-of-range values of the enumerated fields."""
-  flat = {'updates': 'alternating', **flatten(config)}   # older workdirs predate 'updates'
+  flat = {**DEFAULTS, **flatten(config)}
   for name, allowed in CHOICES.items():
     if flat.get(name) not in allowed:
       raise GanjaxError(f'--config.{name}={flat.get(name)!r} is not one of {list(allowed)}')
@@ -44,9 +49,24 @@ def validate(config):
                'sample_every', 'checkpoint_every', 'keep_checkpoints'):
     if not isinstance(flat.get(name), int) or flat[name] < 1:
       raise GanjaxError(f'--config.{name} must be a positive integer, got {flat.get(name)!r}')
+  if not (isinstance(flat['ema_decay'], float) and 0.0 <= flat['ema_decay'] < 1.0):
+    raise GanjaxError(f'--config.ema_decay must be in [0, 1) (0: off), got {flat["ema_decay"]!r}')
+  for name in ('eval_every', 'eval_samples'):
+    if not isinstance(flat[name], int) or flat[name] < 0:
+      raise GanjaxError(f'--config.{name} must be an integer >= 0, got {flat[name]!r}')
   if flat['updates'] == 'simultaneous' and (flat['d_steps'] != 1 or flat['d_batch'] != 'combined'):
     raise GanjaxError("--config.updates='simultaneous' makes one D update per step (seed 004); "
                       "d_steps>1 or d_batch='separate' need --config.updates=alternating")
+
+
+def validate_supervised(config):
+  """validate() for the helper networks (task 'classifier' | 'dae')."""
+  flat = flatten(config)
+  for name in ('batch_size', 'num_steps', 'log_every', 'checkpoint_every', 'keep_checkpoints'):
+    if not isinstance(flat.get(name), int) or flat[name] < 1:
+      raise GanjaxError(f'--config.{name} must be a positive integer, got {flat.get(name)!r}')
+  if not 0.0 <= flat.get('holdout', -1) < 1.0:
+    raise GanjaxError(f'--config.holdout must be in [0, 1), got {flat.get("holdout")!r}')
 
 
 def load(workdir):

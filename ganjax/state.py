@@ -19,6 +19,7 @@ class GANState:
   d_batch_stats: Any
   g_opt_state: Any
   d_opt_state: Any
+  g_ema_params: Any = None  # EMA of g_params when config.ema_decay > 0, else {}
 
 
 def make_optimizer(opt_config):
@@ -47,4 +48,10 @@ def init_state(config, generator, discriminator, g_tx, d_tx, image_shape, num_cl
       g_batch_stats=g_vars.get('batch_stats', {}),
       d_batch_stats=d_vars.get('batch_stats', {}),
       g_opt_state=g_tx.init(g_vars['params']),
-      d_opt_state=d_tx.init(d_vars['params']))
+      d_opt_state=d_tx.init(d_vars['params']),
+      g_ema_params=g_vars['params'] if config.get('ema_decay', 0.0) else {})
+
+
+def generator_params(state, raw=False):
+  """The G weights to sample with: the EMA when the run keeps one (unless raw)."""
+  return state.g_params if raw or not jax.tree.leaves(state.g_ema_params) else state.g_ema_params

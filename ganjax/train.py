@@ -1,5 +1,6 @@
 """train_and_evaluate(config, workdir): the outer loop, resumable from WORKDIR."""
 
+import json
 import math
 import os
 import signal
@@ -13,7 +14,7 @@ from absl import logging
 from jax.experimental import multihost_utils
 from tqdm import tqdm
 
-from ganjax import input_pipeline, run_config, sampling
+from ganjax import evaluation, input_pipeline, run_config, sampling, state as state_lib
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
@@ -126,7 +127,8 @@ class _Feeder:
 
 
 def _next_boundary(step, config):
-  every = (config.log_every, config.sample_every, config.checkpoint_every)
+  every = (config.log_every, config.sample_every, config.checkpoint_every,
+           config.get('eval_every', 0) or config.num_steps)
   nxt = min((step // e + 1) * e for e in every)
   return min(nxt, config.num_steps, step + config.steps_per_dispatch)
 
@@ -173,6 +175,7 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
   chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step, resident=feeder.resident,
                                     unroll=config.get('unroll_steps', False))
   sample = _sampler_fn(exp, workdir, is_main)
+  evaluate = _Evaluator(exp, dataset, workdir, is_main) if config.get('eval_every', 0) else None
   writer = MetricWriter(workdir, enabled=is_main)
   bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',
              dynamic_ncols=True, mininterval=1.0)
@@ -201,6 +204,9 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
         metrics.flush(exp.par.metrics_to_host)
       if step % config.sample_every == 0 or done:
         sample(run_state, step)
+      if evaluate and (step % config.eval_every == 0 or done):
+        metrics.flush(exp.par.metrics_to_host)
+        evaluate(run_state, step, writer)
       stopping = stop.requested()
       if step % config.checkpoint_every == 0 or done or stopping:
         metrics.flush(exp.par.metrics_to_host)
@@ -218,11 +224,63 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
         'or rerun to resume from it') from None
   finally:
     feeder.close()
+    if evaluate:
+      evaluate.close()
     stop.restore()
     bar.close()
     writer.close()
   ckpt.wait()
   return exp.par.to_canonical(run_state)
+
+
+class _Evaluator:
+  """eval_every: scores eval_samples images from fixed latents (EMA weights if kept),
+  logs them, and keeps the best-scoring state in WORKDIR/best (with best.json)."""
+
+  def __init__(self, exp, dataset, workdir, is_main):
+    c, ev = exp.config, exp.config.eval
+    self.exp, self.workdir, self.is_main = exp, workdir, is_main
+    self.space = evaluation.feature_space(ev.features, c.data.name, classifier=ev.classifier,
+                                          inception_weights=ev.inception_weights)
+    self.ref = evaluation.reference_from(dataset, c.eval_samples, seed=c.seed)
+    self.metric = ev.best_metric if ev.best_metric != 'auto' else self.space.prefix + 'fid'
+    n = self.ref.n
+    self.z = sampling.fixed_latents(c.seed + 1, n, c.model.latent_dim)
+    self.labels = (np.arange(n) % exp.num_classes).astype(np.int32) if exp.num_classes else None
+    self.generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
+    self.best_path = os.path.join(workdir, 'best.json')
+    self.best = None
+    if os.path.exists(self.best_path):
+      with open(self.best_path) as f:
+        saved = json.load(f)
+      if saved.get('metric') == self.metric and saved.get('feature_space') == self.space.name:
+        self.best = saved['value']
+    self.ckpt = Checkpointer(workdir, keep=1, subdir='best')
+
+  def __call__(self, run_state, step, writer):
+    canonical = self.exp.par.to_canonical(run_state)
+    host = to_host({'p': state_lib.generator_params(canonical), 's': canonical.g_batch_stats})
+    images = sampling.generate_images(self.generate, host['p'], host['s'], self.z, self.labels)
+    result = evaluation.evaluate(self.space, self.ref, images, self.labels)
+    scores = result['metrics']
+    if self.metric not in scores:
+      raise GanjaxError(f'--config.eval.best_metric={self.metric!r} is not computed in the '
+                        f'{self.space.name} space; choose one of {sorted(scores)}')
+    writer.write(step, {f'eval/{k}': v for k, v in scores.items()})
+    logging.info('step %d eval (n=%d): %s', step, result['n'],
+                 ', '.join(f'{k} {v:.4g}' for k, v in scores.items()))
+    if evaluation.is_better(self.metric, scores[self.metric], self.best):
+      self.best = scores[self.metric]
+      self.ckpt.save(step, canonical)
+      self.ckpt.wait()
+      if self.is_main:
+        with open(self.best_path + '.tmp', 'w') as f:
+          json.dump({'metric': self.metric, 'value': self.best, 'step': int(step),
+                     'feature_space': self.space.name, 'n': result['n'], **result}, f, indent=2)
+        os.replace(self.best_path + '.tmp', self.best_path)
+
+  def close(self):
+    self.ckpt.close()
 
 
 def _sampler_fn(exp, workdir, is_main):
@@ -237,7 +295,7 @@ def _sampler_fn(exp, workdir, is_main):
   def sample(run_state, step):
     if not is_main:
       return
-    host = to_host({'p': run_state.g_params, 's': run_state.g_batch_stats})
+    host = to_host({'p': state_lib.generator_params(run_state), 's': run_state.g_batch_stats})
     if exp.par.mode == 'pmap':
       host = jax.tree.map(lambda x: x[0], host)
     images = sampling.generate_images(generate, host['p'], host['s'], z, labels)

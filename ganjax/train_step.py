@@ -32,6 +32,7 @@ class StepConfig:
   generator_loss: str = 'non_saturating'
   real_label: float = 0.9
   num_classes: int = 0
+  ema_decay: float = 0.0               # > 0: keep an EMA of G's params
   axis_name: Optional[str] = None      # set in pmap mode
 
 
@@ -188,18 +189,24 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     if cfg.update == 'simultaneous':
       state, d_loss, g_loss, r, f = simultaneous_step(
           state, images[0], None if labels is None else labels[0], key)
-      metrics = {'d_loss': d_loss, 'g_loss': g_loss,
-                 'd_real': jnp.mean(jax.nn.sigmoid(r)), 'd_fake': jnp.mean(jax.nn.sigmoid(f))}
-      return state.replace(step=state.step + 1), _pmean(metrics, ax)
-    for i in range(cfg.d_steps):
-      state, d_loss, r, f = d_step(state, images[i], None if labels is None else labels[i],
-                                   jax.random.fold_in(key, i))
-    state, g_loss = g_step(state, jax.random.fold_in(key, cfg.d_steps))
+    else:
+      for i in range(cfg.d_steps):
+        state, d_loss, r, f = d_step(state, images[i], None if labels is None else labels[i],
+                                     jax.random.fold_in(key, i))
+      state, g_loss = g_step(state, jax.random.fold_in(key, cfg.d_steps))
+    if cfg.ema_decay:
+      state = state.replace(g_ema_params=ema_update(state.g_ema_params, state.g_params,
+                                                    cfg.ema_decay))
     metrics = {'d_loss': d_loss, 'g_loss': g_loss,
                'd_real': jnp.mean(jax.nn.sigmoid(r)), 'd_fake': jnp.mean(jax.nn.sigmoid(f))}
     return state.replace(step=state.step + 1), _pmean(metrics, ax)
 
   return StepFns(train_step, d_step, g_step)
+
+
+def ema_update(ema, params, decay):
+  """decay * ema + (1 - decay) * params, leaf by leaf (after each G update)."""
+  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
 
 
 def real_batch_size(d_batch, global_batch):
