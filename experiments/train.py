@@ -24,7 +24,10 @@ def main(argv):
   cli.initialize_distributed()
   task = FLAGS.config.get('task', 'gan')
   if task == 'gan':
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    try:
+      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    except train.Stopped:
+      pass   # saved and logged; a signal is a clean exit
   elif task in supervised.TASKS:
     supervised.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   else:

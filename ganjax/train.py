@@ -80,6 +80,14 @@ class _MetricsBuffer:
     self.bar.set_postfix({k: f'{v:.3g}' for k, v in means.items()}, refresh=False)
 
 
+class Stopped(Exception):
+  """SIGTERM/SIGINT stopped training after a checkpoint: the caller exits cleanly."""
+
+  def __init__(self, signum, step):
+    super().__init__(f'stopped by signal {signum} at step {step}')
+    self.signum, self.step = signum, step
+
+
 class NonFiniteLoss(Exception):
   """Raised inside the loop; turned into a GanjaxError after pending saves finish."""
 
@@ -163,9 +171,11 @@ def train_and_evaluate(config, workdir):
     ckpt.close()
     return state
   try:
-    state = _train_loop(exp, dataset, workdir, ckpt, state, step, is_main)
+    state, stopped = _train_loop(exp, dataset, workdir, ckpt, state, step, is_main)
   finally:
     ckpt.close()
+  if stopped:
+    raise Stopped(*stopped)
   return state
 
 
@@ -181,7 +191,7 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
              dynamic_ncols=True, mininterval=1.0)
   metrics = _MetricsBuffer(writer, bar)
   stop = _StopFlag()
-  run_state, saved = exp.par.to_mode(state), step
+  run_state, saved, stopped = exp.par.to_mode(state), step, None
 
   def checkpoint(at):
     canonical = exp.par.to_canonical(run_state)
@@ -214,6 +224,7 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
       if stopping and not done:
         logging.warning('stopped by signal %d at step %d; checkpoint saved in %s; rerun the '
                         'same command to resume', stop.signum, step, ckpt.directory)
+        stopped = (stop.signum, step)
         break
   except NonFiniteLoss as e:
     ckpt.wait()
@@ -230,7 +241,7 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
     bar.close()
     writer.close()
   ckpt.wait()
-  return exp.par.to_canonical(run_state)
+  return exp.par.to_canonical(run_state), stopped
 
 
 class _Evaluator:
