@@ -13,6 +13,8 @@ flags.DEFINE_string('coordinator', None, 'host:port of process 0, for multi-proc
                     '(or set JAX_COORDINATOR_ADDRESS).')
 flags.DEFINE_integer('num_processes', None, 'Number of processes (or JAX_NUM_PROCESSES).')
 flags.DEFINE_integer('process_id', None, 'This process\'s index (or JAX_PROCESS_ID).')
+flags.DEFINE_integer('peer_timeout', 60, 'Multi-process runs: seconds without a heartbeat '
+                     'from a peer before the run ends with an error (a dead or hung peer).')
 flags.DEFINE_bool('distributed', False, 'Call jax.distributed.initialize() with cluster '
                   'auto-detection (SLURM, TPU pods, Open MPI).')
 FLAGS = flags.FLAGS
@@ -27,8 +29,11 @@ def initialize_distributed():
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   num = FLAGS.num_processes or _env_int('JAX_NUM_PROCESSES')
   pid = FLAGS.process_id if FLAGS.process_id is not None else _env_int('JAX_PROCESS_ID')
+  # A collective waiting on a dead peer must fail too, not block until gloo's default.
+  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                             f' --xla_cpu_collective_timeout_seconds={FLAGS.peer_timeout}')
   jax.distributed.initialize(coordinator_address=coordinator, num_processes=num,
-                             process_id=pid)
+                             process_id=pid, heartbeat_timeout_seconds=FLAGS.peer_timeout)
   logging.info('process %d of %d, %d local / %d global devices', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
 

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -55,3 +56,69 @@ def test_two_processes_match_one_process(tmp_path):
   # Only process 0 writes samples and metrics; both wrote their shards of the checkpoint.
   assert sorted(os.listdir(tmp_path / 'multi' / 'samples')) == ['step_3.png', 'step_6.png']
   assert len(open(tmp_path / 'multi' / 'metrics.jsonl').readlines()) == 2
+
+
+def _run(workdir, devices, extra=()):
+  proc = _launch(workdir, devices, extra)
+  _, err = proc.communicate(timeout=300)
+  assert proc.returncode == 0, err[-3000:]
+  return err
+
+
+def _state_at(workdir, step):
+  exp = Experiment(run_config.load(workdir))
+  state, at = Checkpointer(workdir, read_only=True).restore(exp.abstract_state())
+  assert at == step
+  return jax.device_get(state)
+
+
+def test_two_process_checkpoint_restores_on_other_device_counts(tmp_path):
+  """Saved by 2 processes x 2 devices; continued on 1 x 1 and on 1 x 8 devices."""
+  port = _free_port()
+  procs = [_launch(tmp_path / 'multi', 2, ['--coordinator', f'127.0.0.1:{port}',
+                                           '--num_processes=2', f'--process_id={i}'])
+           for i in range(2)]
+  for p in procs:
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err[-3000:]
+  _run(tmp_path / 'reference', 4, ['--config.num_steps=9'])
+  want = _state_at(tmp_path / 'reference', 9)
+  for devices in (1, 8):
+    workdir = tmp_path / f'on{devices}'
+    subprocess.run(['cp', '-r', str(tmp_path / 'multi'), str(workdir)], check=True)
+    err = _run(workdir, devices, ['--config.num_steps=9'])
+    assert 'resumed from the checkpoint at step 6' in err
+    for a, b in zip(jax.tree.leaves(_state_at(workdir, 9)), jax.tree.leaves(want)):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dead_peer_ends_the_run_and_both_restart(tmp_path):
+  """Kill process 1 after the first checkpoint: process 0 must exit (not hang) within the
+  peer timeout; restarting both resumes and ends where an unkilled run ends."""
+  port, workdir = _free_port(), tmp_path / 'killed'
+  common = ['--num_processes=2', '--peer_timeout=10', '--config.num_steps=3000',
+            '--config.checkpoint_every=3']
+  procs = [_launch(workdir, 2, ['--coordinator', f'127.0.0.1:{port}', f'--process_id={i}',
+                                *common]) for i in range(2)]
+  checkpoints = workdir / 'checkpoints'
+  deadline = time.time() + 240
+  while not (checkpoints.is_dir() and [d for d in os.listdir(checkpoints) if d.isdigit()]):
+    assert time.time() < deadline and procs[0].poll() is None
+    time.sleep(0.2)
+  procs[1].kill()
+  procs[1].communicate()
+  t = time.time()
+  _, err = procs[0].communicate(timeout=120)   # a hang fails here
+  assert procs[0].returncode != 0 and time.time() - t < 120, err[-2000:]
+  end = max(int(d) for d in os.listdir(checkpoints) if d.isdigit()) + 6
+  port = _free_port()
+  restart = [_launch(workdir, 2, ['--coordinator', f'127.0.0.1:{port}', f'--process_id={i}',
+                                  '--num_processes=2', f'--config.num_steps={end}',
+                                  '--config.checkpoint_every=3']) for i in range(2)]
+  for p in restart:
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err[-3000:]
+  _run(tmp_path / 'whole', 4, [f'--config.num_steps={end}', '--config.checkpoint_every=3'])
+  for a, b in zip(jax.tree.leaves(_state_at(workdir, end)),
+                  jax.tree.leaves(_state_at(tmp_path / 'whole', end))):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
