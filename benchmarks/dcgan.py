@@ -21,7 +21,7 @@ import timeit
 
 import numpy as np
 
-from benchmarks.harness import child, num_cores, run_ceiling, spawn  # run_ceiling: --only=ceiling
+from benchmarks.harness import child, num_cores, run_ceiling, spawn, step_flops  # run_ceiling: --only=ceiling
 
 
 # --models name -> (config module, data.image_size to set; 0: the config's own).
@@ -74,13 +74,10 @@ def run_ganjax(args):
   first, timed, t = time.perf_counter() - t, -(-args.steps // s), time.perf_counter()
   run(timed)
   secs = time.perf_counter() - t
-  x = jax.ShapeDtypeStruct((k, b, *exp.image_shape), jnp.float32)
-  cost = jax.jit(fns.train_step).lower(exp.init_state(), x, None).compile().cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   count = lambda net, *shape: summary.totals(summary.layer_rows(
       net, jnp.zeros((1, *shape)), None, train=False))[0]
   return {'steps_per_sec': timed * s / secs, 'steps': timed * s, 'steps_per_dispatch': s,
-          'first_call_s': first, 'flops_per_step': float(cost['flops']), 'batch': batch,
+          'first_call_s': first, 'flops_per_step': step_flops(exp), 'batch': batch,
           'real_batch': b, 'conv_impl': config.get('conv_impl', 'flax'),
           'g_params': count(exp.generator, config.model.latent_dim),
           'd_params': count(exp.discriminator, *exp.image_shape)}

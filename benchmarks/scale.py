@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import ROOT, child, num_cores, run_ceiling  # run_ceiling: --only
+from benchmarks.harness import ROOT, child, num_cores, run_ceiling, step_flops  # noqa: run_ceiling: --only
 
 MODELS = {'mnist_mlp': ('mnist_mlp', 0), 'mnist_dcgan': ('mnist_dcgan', 0),
           'cifar10_dcgan': ('cifar10_dcgan', 0), 'folder_dcgan64': ('folder_dcgan64', 64)}
@@ -81,12 +81,9 @@ def run_layout(args):
   first, timed, t = time.perf_counter() - t, -(-args.steps // s), time.perf_counter()
   run(timed)
   secs = time.perf_counter() - t
-  x = jax.ShapeDtypeStruct((k, b, *exp.image_shape), jnp.float32)
-  cost = jax.jit(fns.train_step).lower(exp.init_state(), x, None).compile().cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return {'steps_per_sec': seeds * timed * s / secs, 'seeds': seeds, 'batch': config.batch_size,
           'devices': exp.par.num_devices, 'first_call_s': first,
-          'flops_per_step': float(cost['flops'])}
+          'flops_per_step': step_flops(exp)}
 
 
 def run_torch(args):

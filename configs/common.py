@@ -25,6 +25,26 @@ def data(name, **overrides):
   return d
 
 
+def helper_task(task, dataset, *, num_steps, model, **fields):
+  """A config for a helper network (task 'classifier' | 'dae'), trained by experiments.train
+  on the data split minus a seeded `holdout` fraction; Adam 1e-3, batch 128."""
+  c = ml_collections.ConfigDict()
+  c.task = task
+  c.seed = 0
+  c.batch_size = 128
+  c.num_steps = num_steps
+  c.holdout = 0.2
+  c.log_every = 100
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 2
+  c.model = ml_collections.ConfigDict(model)
+  c.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3))
+  c.data = data(dataset)
+  for name, value in fields.items():
+    c[name] = ml_collections.ConfigDict(value) if isinstance(value, dict) else value
+  return c
+
+
 def base(*, model, data_config, optimizer=None, **overrides):
   """The training loop's fields around a model and data config."""
   c = ml_collections.ConfigDict()

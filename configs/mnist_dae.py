@@ -8,26 +8,12 @@ samples with `experiments.generate --denoise=WORKDIR`. --config.model.name=conv_
 gives the small conv version for 3-channel data (e.g. get_config('cifar10')).
 """
 
-import ml_collections
-
 from configs import common
 
 
 def get_config(dataset='mnist'):
-  """Adam 1e-3, batch 128, 5,000 steps; noise N(0, 0.3) plus 10% salt-and-pepper."""
-  c = ml_collections.ConfigDict()
-  c.task = 'dae'
-  c.seed = 0
-  c.batch_size = 128
-  c.num_steps = 5000
-  c.holdout = 0.2
-  c.log_every = 100
-  c.checkpoint_every = 1000
-  c.keep_checkpoints = 2
+  """5,000 steps; noise N(0, 0.3) plus 10% salt-and-pepper."""
   conv = dataset not in ('mnist', 'fashion_mnist')
-  c.model = ml_collections.ConfigDict(
-      dict(name='conv_dae', widths=(32, 64)) if conv else dict(name='mlp_dae', hidden=50))
-  c.noise = ml_collections.ConfigDict(dict(gaussian_std=0.3, salt_pepper=0.1))
-  c.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-3))
-  c.data = common.data(dataset)
-  return c
+  model = dict(name='conv_dae', widths=(32, 64)) if conv else dict(name='mlp_dae', hidden=50)
+  return common.helper_task('dae', dataset, num_steps=5000, model=model,
+                            noise=dict(gaussian_std=0.3, salt_pepper=0.1))
