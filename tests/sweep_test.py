@@ -88,8 +88,8 @@ def _params(workdir):
 
 
 def test_sweep_killed_mid_point_resumes_to_the_uninterrupted_result(tmp_path):
-  """SIGTERM during the second point; the rerun skips point 1, resumes point 2, runs 3."""
-  args = [sys.executable, '-m', 'experiments.sweep', *SMALL, '--seeds=0-2',
+  """SIGTERM during the second point; the rerun skips point 1 and resumes point 2."""
+  args = [sys.executable, '-m', 'experiments.sweep', *SMALL, '--seeds=0-1',
           '--config.num_steps=240', '--config.checkpoint_every=8']
   whole, cut = str(tmp_path / 'whole'), str(tmp_path / 'cut')
   proc = subprocess.Popen(args + [f'--workdir={cut}'], cwd=REPO, stderr=subprocess.PIPE,
@@ -102,14 +102,13 @@ def test_sweep_killed_mid_point_resumes_to_the_uninterrupted_result(tmp_path):
   proc.send_signal(signal.SIGTERM)
   _, err = proc.communicate(timeout=240)
   assert proc.returncode == 0 and 'sweep stopped' in err, err[-2000:]
-  assert not os.path.exists(os.path.join(cut, 'base', 'seed_2'))
   _, cut_step = _params(os.path.join(cut, 'base', 'seed_1'))
   assert 8 <= cut_step < 240
   for workdir in (cut, whole):
     out = subprocess.run(args + [f'--workdir={workdir}'], cwd=REPO, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-  for seed in range(3):
+  for seed in range(2):
     a, _ = _params(os.path.join(whole, 'base', f'seed_{seed}'))
     b, step = _params(os.path.join(cut, 'base', f'seed_{seed}'))
     assert step == 240
@@ -117,7 +116,7 @@ def test_sweep_killed_mid_point_resumes_to_the_uninterrupted_result(tmp_path):
       np.testing.assert_array_equal(x, y)
   with open(os.path.join(cut, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
-  assert [r['seed'] for r in rows] == ['0', '1', '2'] and all(r['step'] == '240' for r in rows)
+  assert [r['seed'] for r in rows] == ['0', '1'] and all(r['step'] == '240' for r in rows)
 
 
 def test_vectorized_seeds_equal_each_seed_alone(small_config, tmp_path):
