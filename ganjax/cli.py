@@ -38,10 +38,18 @@ def initialize_distributed():
                jax.process_count(), jax.local_device_count(), jax.device_count())
 
 
+# Expected on every read-only restore and on every CPU-only start: not news to the user.
+_EXPECTED = ('read_only=True, setting save_interval_steps', 'Given directory is read only',
+             "Unable to initialize backend 'tpu'")
+
+
 class _QuietLibraries(logging.logging.Filter):
-  """Drops INFO chatter from Orbax (a dozen lines per save); keeps its warnings."""
+  """Drops INFO chatter from Orbax (a dozen lines per save) and the expected notices
+  above; keeps every other warning."""
 
   def filter(self, record):
+    if any(text in record.getMessage() for text in _EXPECTED):
+      return False
     return record.levelno >= logging.logging.WARNING or '/orbax/' not in record.pathname
 
 

@@ -135,7 +135,7 @@ def score(space, ref, images, labels=None, *, kid_subsets=100, kid_subset_size=1
   real, (fake, logits) = ref.features(space), space.run(images)
   p = space.prefix
   kid_mean, kid_std = stats.kid(real, fake, num_subsets=kid_subsets,
-                                subset_size=min(kid_subset_size, len(real), len(fake)))
+                                subset_size=min(kid_subset_size, len(real) // 2, len(fake) // 2))
   precision, recall = stats.precision_recall(real, fake, k=nearest_k)
   out = {f'{p}fid': stats.fid(real, fake), f'{p}kid': kid_mean, f'{p}kid_std': kid_std,
          f'{p}precision': precision, f'{p}recall': recall}
