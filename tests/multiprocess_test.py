@@ -8,6 +8,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import MNIST_DIR, REPO
 from ganjax import run_config
@@ -41,21 +42,28 @@ def _final_state(workdir):
   return jax.device_get(state)
 
 
-def test_two_processes_match_one_process(tmp_path):
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  """A 2-process x 2-device run and a 1 x 4 run of the same 6 steps."""
+  root = tmp_path_factory.mktemp('mp')
   port = _free_port()
-  procs = [_launch(tmp_path / 'multi', 2, ['--coordinator', f'127.0.0.1:{port}',
-                                           '--num_processes=2', f'--process_id={i}'])
+  procs = [_launch(root / 'multi', 2, ['--coordinator', f'127.0.0.1:{port}',
+                                       '--num_processes=2', f'--process_id={i}'])
            for i in range(2)]
-  procs.append(_launch(tmp_path / 'single', 4))
+  procs.append(_launch(root / 'single', 4))
   for p in procs:
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err[-3000:]
-  multi, single = _final_state(tmp_path / 'multi'), _final_state(tmp_path / 'single')
+  return root
+
+
+def test_two_processes_match_one_process(runs):
+  multi, single = _final_state(runs / 'multi'), _final_state(runs / 'single')
   for a, b in zip(jax.tree.leaves(multi), jax.tree.leaves(single)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   # Only process 0 writes samples and metrics; both wrote their shards of the checkpoint.
-  assert sorted(os.listdir(tmp_path / 'multi' / 'samples')) == ['step_3.png', 'step_6.png']
-  assert len(open(tmp_path / 'multi' / 'metrics.jsonl').readlines()) == 2
+  assert sorted(os.listdir(runs / 'multi' / 'samples')) == ['step_3.png', 'step_6.png']
+  assert len(open(runs / 'multi' / 'metrics.jsonl').readlines()) == 2
 
 
 def _run(workdir, devices, extra=()):
@@ -72,20 +80,14 @@ def _state_at(workdir, step):
   return jax.device_get(state)
 
 
-def test_two_process_checkpoint_restores_on_other_device_counts(tmp_path):
+def test_two_process_checkpoint_restores_on_other_device_counts(runs, tmp_path):
   """Saved by 2 processes x 2 devices; continued on 1 x 1 and on 1 x 8 devices."""
-  port = _free_port()
-  procs = [_launch(tmp_path / 'multi', 2, ['--coordinator', f'127.0.0.1:{port}',
-                                           '--num_processes=2', f'--process_id={i}'])
-           for i in range(2)]
-  for p in procs:
-    _, err = p.communicate(timeout=300)
-    assert p.returncode == 0, err[-3000:]
+  subprocess.run(['cp', '-r', str(runs / 'single'), str(tmp_path / 'reference')], check=True)
   _run(tmp_path / 'reference', 4, ['--config.num_steps=9'])
   want = _state_at(tmp_path / 'reference', 9)
   for devices in (1, 8):
     workdir = tmp_path / f'on{devices}'
-    subprocess.run(['cp', '-r', str(tmp_path / 'multi'), str(workdir)], check=True)
+    subprocess.run(['cp', '-r', str(runs / 'multi'), str(workdir)], check=True)
     err = _run(workdir, devices, ['--config.num_steps=9'])
     assert 'resumed from the checkpoint at step 6' in err
     for a, b in zip(jax.tree.leaves(_state_at(workdir, 9)), jax.tree.leaves(want)):
