@@ -147,3 +147,17 @@ def test_evaluate_errors_are_one_line(small_config, tmp_path):
     assert out.returncode == 2, out.stderr[-2000:]
     line = out.stderr.strip().splitlines()[-1]
     assert line.startswith('ganjax: error:') and needle in line and 'Traceback' not in out.stderr
+
+
+def test_conv_dae_trains_on_cifar_and_denoises(tmp_path):
+  from conftest import write_cifar_bins   # pylint: disable=g-import-not-at-top
+  config = __import__('configs.mnist_dae', fromlist=['get_config']).get_config('cifar10')
+  config.num_steps, config.batch_size, config.holdout = 6, 8, 0.25
+  config.log_every = config.checkpoint_every = 6
+  config.data.dir = write_cifar_bins(str(tmp_path / 'cifar'))
+  assert config.model.name == 'conv_dae'
+  workdir = str(tmp_path / 'dae')
+  _, scores = supervised.train_and_evaluate(config, workdir)
+  assert scores['n'] == 10 and np.isfinite(scores['mse_denoised'])
+  out = inference.Denoiser(workdir)(np.zeros((2, 32, 32, 3), np.uint8))
+  assert out.shape == (2, 32, 32, 3) and out.dtype == np.uint8
