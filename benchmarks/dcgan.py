@@ -21,7 +21,8 @@ import timeit
 
 import numpy as np
 
-from benchmarks.harness import child, num_cores, run_ceiling, spawn, step_flops  # run_ceiling: --only=ceiling
+from benchmarks.harness import (child, num_cores, run_ceiling, spawn, step_flops,  # noqa
+                                timed_steps)  # run_ceiling: --only=ceiling
 
 
 # --models name -> (config module, data.image_size to set; 0: the config's own).
@@ -71,9 +72,9 @@ def run_ganjax(args):
 
   t = time.perf_counter()
   run(max(1, -(-args.warmup // s)))   # the first call compiles
-  first, timed, t = time.perf_counter() - t, -(-args.steps // s), time.perf_counter()
-  run(timed)
-  secs = time.perf_counter() - t
+  first, timed = time.perf_counter() - t, timed_steps(args, lambda: run(1), s)
+  secs = timed['secs']
+  timed = timed['steps'] // s
   count = lambda net, *shape: summary.totals(summary.layer_rows(
       net, jnp.zeros((1, *shape)), None, train=False))[0]
   return {'steps_per_sec': timed * s / secs, 'steps': timed * s, 'steps_per_dispatch': s,
@@ -199,11 +200,9 @@ def run_torch(args):
 
   for _ in range(max(1, args.warmup)):
     step()
-  t = time.perf_counter()
-  for _ in range(args.steps):
-    step()
+  timed = timed_steps(args, step)
   count = lambda net: sum(p.numel() for p in net.parameters() if p.requires_grad)
-  return {'steps_per_sec': args.steps / (time.perf_counter() - t), 'steps': args.steps,
+  return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
           'threads': torch.get_num_threads(), 'g_params': count(G), 'd_params': count(D)}
 
 
@@ -255,12 +254,9 @@ def run_tf(args):
 
   for _ in range(max(1, args.warmup)):
     step().numpy()
-  t = time.perf_counter()
-  for _ in range(args.steps):
-    out = step()
-  out.numpy()
+  timed = timed_steps(args, lambda: step().numpy())
   count = lambda net: int(sum(np.prod(v.shape) for v in net.trainable_variables))
-  return {'steps_per_sec': args.steps / (time.perf_counter() - t), 'steps': args.steps,
+  return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
           'g_params': count(G), 'd_params': count(D), 'tensorflow': tf.__version__}
 
 
@@ -314,7 +310,9 @@ def run_ops(args):
     cin, cout = r['shape_in'][-1], r['shape_out'][-1]
     if r['op'] == 'ConvTranspose':
       f = lambda x, w: lax.conv_transpose(x, w, (s, s), pad, dimension_numbers=dn)
-      mine = f if impl == 'xla' else lambda x, w: conv.subpixel_conv_transpose(x, w, (s, s), pad)
+      taps = conv.use_taps((k, k), (s, s), pad, cout)
+      mine = f if impl == 'xla' else (
+          lambda x, w: conv.subpixel_conv_transpose(x, w, (s, s), pad, taps))
       p, op = tconv_pad(k, s)
       tf = lambda x, w: F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=op)
       axes, pixels = (2, 3, 0, 1), math.prod(r['shape_in'][:3])    # torch [in, out, k, k]
@@ -331,6 +329,9 @@ def run_ops(args):
     a = jax.device_put((x, w, g))
     timed = (lambda x, w, g: f(x, w), fg, in_scan, lambda x, w, g: mine(x, w), vjp(mine))
     for name, fn in zip(OP_COLS, timed):
+      if fn is in_scan and not args.ops_in_scan:
+        r[name] = float('nan')
+        continue
       fn = jax.jit(fn)
       r[name] = median_ms(lambda: jax.block_until_ready(fn(*a)), args.op_reps)
     xt, gt = (torch.from_numpy(v).permute(0, 3, 1, 2).contiguous() for v in (x, g))
@@ -351,11 +352,15 @@ def main():
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--models', default=','.join(MODELS), help='comma-separated names')
   p.add_argument('--steps', type=int, default=20, help='timed steps (ganjax: whole chunks)')
+  p.add_argument('--seconds', type=float, default=120,
+                 help='stop timing a contender after this long (at least one step)')
   p.add_argument('--warmup', type=int, default=2, help='untimed steps first (compiles)')
   p.add_argument('--batch', type=int, default=0, help='batch_size of every config (0: own)')
   p.add_argument('--steps_per_dispatch', type=int, default=0, help='S of every config (0: own)')
   p.add_argument('--conv_impl', default='', help='config.conv_impl for ganjax (empty: own)')
   p.add_argument('--ops', action='store_true', help='also time each conv layer alone')
+  p.add_argument('--ops_in_scan', type=int, default=1,
+                 help='0: skip the lax-in-scan column (minutes per layer at 256x256)')
   p.add_argument('--op_reps', type=int, default=5, help='timed calls per op (median)')
   p.add_argument('--ceiling_reps', type=int, default=10, help='matmuls for the ceiling')
   p.add_argument('--json', help='also write the results here')
@@ -368,12 +373,14 @@ def main():
   if args.only:
     return child(args, globals())
   passed = [f'--{a}={getattr(args, a)}' for a in (
-      'steps', 'warmup', 'batch', 'steps_per_dispatch', 'conv_impl', 'op_reps', 'ceiling_reps')]
+      'steps', 'seconds', 'warmup', 'batch', 'steps_per_dispatch', 'conv_impl', 'op_reps',
+      'ops_in_scan', 'ceiling_reps')]
   run = lambda name, model: spawn('benchmarks.dcgan', name, passed + [f'--models={model}'])
   command = shlex.join(['python', '-m', 'benchmarks.dcgan', *sys.argv[1:]])
   versions = {m: importlib.metadata.version(m) for m in ('jax', 'jaxlib', 'flax', 'optax', 'torch')}
   print(f'command: {command}\n' + ', '.join(f'{m} {v}' for m, v in versions.items())
-        + f'; {num_cores()} cores; {args.steps} timed steps after {args.warmup} warmup')
+        + f'; {num_cores()} cores; up to {args.steps} timed steps or {args.seconds:g} s after '
+        f'{args.warmup} warmup')
   ceil = run('ceiling', args.models[0])
   peak = ceil['gflops']
   print(f'jax backend {ceil["backend"]}; f32 matmul ceiling (jitted 2048^2, best of '

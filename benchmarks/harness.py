@@ -61,3 +61,13 @@ def spawn(module, name, argv):
       sys.exit(f'{name} failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}')
     with open(out.name) as f:
       return json.load(f)
+
+
+def timed_steps(args, call, per_call=1):
+  """Times call() (per_call steps, finished on return) until --steps steps or, after at
+  least one call, --seconds: {'steps', 'secs'}. Big models get fewer timed steps."""
+  steps, t = 0, time.perf_counter()
+  while steps < args.steps and (not steps or time.perf_counter() - t < args.seconds):
+    call()
+    steps += per_call
+  return {'steps': steps, 'secs': time.perf_counter() - t}

@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import ROOT, child, num_cores, run_ceiling, step_flops  # noqa: run_ceiling: --only
+from benchmarks.harness import (ROOT, child, num_cores, run_ceiling, step_flops,  # noqa: --only
+                                timed_steps)
 
 MODELS = {'mnist_mlp': ('mnist_mlp', 0), 'mnist_dcgan': ('mnist_dcgan', 0),
           'cifar10_dcgan': ('cifar10_dcgan', 0), 'folder_dcgan64': ('folder_dcgan64', 64)}
@@ -78,10 +79,9 @@ def run_layout(args):
 
   t = time.perf_counter()
   run(max(1, -(-args.warmup // s)))
-  first, timed, t = time.perf_counter() - t, -(-args.steps // s), time.perf_counter()
-  run(timed)
-  secs = time.perf_counter() - t
-  return {'steps_per_sec': seeds * timed * s / secs, 'seeds': seeds, 'batch': config.batch_size,
+  first, timed = time.perf_counter() - t, timed_steps(args, lambda: run(1), s)
+  return {'steps_per_sec': seeds * timed['steps'] / timed['secs'], 'steps': timed['steps'],
+          'seeds': seeds, 'batch': config.batch_size,
           'devices': exp.par.num_devices, 'first_call_s': first,
           'flops_per_step': step_flops(exp)}
 
@@ -93,7 +93,7 @@ def run_torch(args):
     return mlp_gan.run_torch(argparse.Namespace(steps=args.steps, warmup=args.warmup))
   from benchmarks import dcgan   # pylint: disable=g-import-not-at-top
   ns = argparse.Namespace(models=[args.models], steps=args.steps, warmup=args.warmup, batch=0,
-                          steps_per_dispatch=0, conv_impl='')
+                          steps_per_dispatch=0, conv_impl='', seconds=args.seconds)
   return dcgan.run_torch(ns)
 
 
@@ -114,6 +114,8 @@ def main():
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--models', default='mnist_mlp,mnist_dcgan,cifar10_dcgan,folder_dcgan64')
   p.add_argument('--steps', type=int, default=20, help='timed steps (whole chunks)')
+  p.add_argument('--seconds', type=float, default=120,
+                 help='stop timing a layout after this long (at least one chunk)')
   p.add_argument('--warmup', type=int, default=2, help='untimed steps first (compiles)')
   p.add_argument('--steps_per_dispatch', type=int, default=0, help='S of every config')
   p.add_argument('--ceiling_reps', type=int, default=10)
@@ -127,7 +129,7 @@ def main():
   models = args.models.split(',')
   if set(models) - set(MODELS):
     p.error(f'unknown --models {sorted(set(models) - set(MODELS))}; use {list(MODELS)}')
-  passed = [f'--{a}={getattr(args, a)}' for a in ('steps', 'warmup', 'steps_per_dispatch',
+  passed = [f'--{a}={getattr(args, a)}' for a in ('steps', 'seconds', 'warmup', 'steps_per_dispatch',
                                                    'ceiling_reps')]
   command = shlex.join(['python', '-m', 'benchmarks.scale', *sys.argv[1:]])
   peak = _spawn('ceiling', '1dev', passed + [f'--models={models[0]}'], 1)['gflops']

@@ -8,7 +8,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from ganjax import cli, inference, sampling
+from ganjax import cli, figures, inference, sampling
 from ganjax.errors import GanjaxError
 
 flags.DEFINE_string('workdir', None, 'A training workdir (holds config.json, checkpoints/).')
@@ -51,12 +51,6 @@ def parse_labels(spec, num, num_classes, class_names=()):
   return np.resize(np.array(wanted, np.int32), num)
 
 
-def output_stem(path):
-  """OUT without a .npz/.png suffix."""
-  stem, ext = os.path.splitext(path)
-  return stem if ext in ('.npz', '.png') else path
-
-
 @cli.user_errors
 def main(argv):
   del argv
@@ -69,7 +63,7 @@ def main(argv):
   images = gen.images(z, labels)
   if denoiser is not None:
     images = denoiser(images)
-  stem = output_stem(FLAGS.out)
+  stem = figures.output_stem(FLAGS.out)
   os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
   extra = {} if labels is None else {'labels': labels}
   np.savez(stem + '.npz', images=images, **extra)

@@ -22,9 +22,8 @@ import flax.linen as nn
 import jax
 import numpy as np
 from absl import app, flags
-from PIL import Image, ImageDraw, ImageFont
 
-from ganjax import cli, inference, input_pipeline, latent, sampling
+from ganjax import cli, figures, inference, input_pipeline, latent, sampling
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 
@@ -60,12 +59,6 @@ FLAGS = flags.FLAGS
 
 # fold_in constant for the neighbours' noise: independent of the pool's latents (0x5A).
 _NEIGHBOUR_STREAM = 0x4E1B
-
-
-def output_stem(path):
-  """OUT without a .png/.json/.npz suffix."""
-  stem, ext = os.path.splitext(path)
-  return stem if ext in ('.npz', '.png', '.json') else path
 
 
 def _ints(values, flag):
@@ -238,7 +231,7 @@ def interpolate_mode(gen):
   images, z, rows, columns, extra = walk(gen)
   cols = len(columns)
   header = [c['class'] if 'class' in c else f't={c["t"]:.2f}' for c in columns]
-  picture = labelled_grid(np.reshape(images, (len(rows), cols, *images.shape[1:])),
+  picture = figures.labelled_grid(np.reshape(images, (len(rows), cols, *images.shape[1:])),
                           [r['name'] for r in rows], header=header)
   meta = {'mode': 'interpolate', 'kind': 'classes' if FLAGS.classes else 'latents',
           'methods': methods(), 'steps': FLAGS.steps, 'grid_shape': [len(rows), cols],
@@ -315,7 +308,7 @@ def arithmetic_mode(gen):
   # worth knowing when the result looks off.
   meta['result_norm'], meta['typical_norm'] = float(np.linalg.norm(result)), gen.latent_dim ** .5
   row_labels = ['terms = result', f'neighbours (sigma {FLAGS.sigma:g})']
-  picture = labelled_grid(arithmetic_rows(images, len(terms)),
+  picture = figures.labelled_grid(arithmetic_rows(images, len(terms)),
                           row_labels[:1 + bool(FLAGS.neighbours)],
                           captions=arithmetic_captions(terms, names, counts, judged))
   stem = write_outputs(gen, picture, meta, images=images, latents=z.astype(np.float32),
@@ -368,53 +361,6 @@ def summary_line(meta):
           f'neighbours: {near}')
 
 
-def _font():
-  return ImageFont.load_default()
-
-
-def _fit(draw, text, width, font):
-  """`text`, cut short (with '..') so it fits in `width` pixels."""
-  if draw.textlength(text, font=font) <= width:
-    return text
-  while text and draw.textlength(text + '..', font=font) > width:
-    text = text[:-1]
-  return text + '..'
-
-
-def labelled_grid(rows, row_labels, header=None, captions=None, pad=2):
-  """Rows of uint8 [n_i,H,W,C] -> one uint8 [H',W',C] image with row labels on the left,
-  an optional header of column captions and optional captions above each cell."""
-  h, w, c = rows[0].shape[1:]
-  scale = max(1, -(-84 // w))  # cells at least ~84 px wide, so a caption fits
-  cw, ch = w * scale, h * scale
-  font = _font()
-  probe = ImageDraw.Draw(Image.new('L', (1, 1)))
-  line = int(probe.textbbox((0, 0), 'Ag', font=font)[3]) + 3
-  left = max(int(probe.textlength(l, font=font)) for l in row_labels) + 2 * pad
-  cols = max(len(r) for r in rows)
-  top = line if header else 0
-  row_h = ch + pad + (line if captions else 0)
-  canvas = Image.new('L' if c == 1 else 'RGB', (left + cols * (cw + pad) + pad,
-                                               top + len(rows) * row_h + pad), 0)
-  draw = ImageDraw.Draw(canvas)
-  ink = 255 if c == 1 else (255, 255, 255)
-  for j, text in enumerate(header or []):
-    draw.text((left + pad + j * (cw + pad), 1), _fit(draw, text, cw, font), fill=ink, font=font)
-  for i, row in enumerate(rows):
-    y = top + pad + i * row_h
-    draw.text((pad, y + (line if captions else 0) + ch // 2 - line // 2), row_labels[i],
-              fill=ink, font=font)
-    for j, image in enumerate(row):
-      x = left + pad + j * (cw + pad)
-      if captions:
-        draw.text((x, y), _fit(draw, captions[i][j], cw, font), fill=ink, font=font)
-      big = np.repeat(np.repeat(image, scale, 0), scale, 1)
-      canvas.paste(Image.fromarray(big[..., 0] if c == 1 else big),
-                   (x, y + (line if captions else 0)))
-  out = np.asarray(canvas)
-  return out[..., None] if c == 1 else out
-
-
 def how(gen):
   """'EMA weights, truncation 0.7'."""
   return ', '.join(['EMA weights' if gen.uses_ema else 'raw weights']
@@ -423,7 +369,7 @@ def how(gen):
 
 def write_outputs(gen, picture, meta, **arrays):
   """OUT.png, OUT.json (meta plus the run's provenance) and OUT.npz; returns OUT."""
-  stem = output_stem(FLAGS.out)
+  stem = figures.output_stem(FLAGS.out)
   os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
   sampling.save_png(picture, stem + '.png')
   meta = {**meta, 'workdir': FLAGS.workdir, 'step': int(gen.step), 'uses_ema': gen.uses_ema,

@@ -18,25 +18,29 @@ from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm import tqdm
 
-from ganjax import input_pipeline, run_config, train
+from ganjax import hooks, input_pipeline, run_config, train
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
 from ganjax.metric_writers import MetricWriter
-from ganjax.parallel import AXIS, preprocess, to_host
+from ganjax.parallel import AXIS, per_step_chunk, preprocess, to_host
 
 
 def compile_chunk(par, train_step, unroll=False):
-  """jit(vmap(chunk)): (stacked states [V,...], data, indices [V,S,k,B]) -> (states, metrics
-  [V,S]); the dataset `data` is shared by every seed."""
-  def one(state, data, steps):
-    def body(state, step):
+  """vmap of the chunk over stacked states: (states [V,...], data, indices [V,S,k,B]) ->
+  (states, metrics [V,S]); the dataset `data` is shared by every seed. unroll: one
+  program per step (parallel.per_step_chunk)."""
+  def body(data):
+    def step_fn(state, step):
       batch = jax.tree.map(lambda x: x[step], data)
       return train_step(state, preprocess(batch['images']), batch.get('labels'))
-    return lax.scan(body, state, steps, unroll=unroll)
+    return step_fn
 
-  return jax.jit(jax.vmap(one, in_axes=(0, None, 0)), donate_argnums=0,
-                 out_shardings=(par.replicated, par.replicated))
+  chunk = lambda state, data, steps: lax.scan(body(data), state, steps)
+  one = lambda state, data, steps, i: body(data)(state, steps[i])
+  jitted = lambda f, *axes: jax.jit(jax.vmap(f, in_axes=(0, None, 0, *axes)), donate_argnums=0,
+                                    out_shardings=(par.replicated, par.replicated))
+  return per_step_chunk(jitted(one, None), step_axis=1) if unroll else jitted(chunk)
 
 
 def _shard_indices(par, idx):
@@ -111,17 +115,17 @@ def _loop(exps, dataset, workdirs, ckpts, states, step, is_main):
                                           config.d_steps) for e in exps]
   chunk = compile_chunk(exp.par, exp.step_fns().train_step, config.get('unroll_steps', False))
   stacked = exp.par.replicate(to_host(_stack(states)))
-  sample = [train._sampler_fn(e, w, is_main) for e, w in zip(exps, workdirs)]  # pylint: disable=protected-access
-  evaluate = [train._Evaluator(e, dataset, w, is_main) if config.get('eval_every', 0)  # pylint: disable=protected-access
+  sample = [hooks.sampler_fn(e, w, is_main) for e, w in zip(exps, workdirs)]
+  evaluate = [hooks.Evaluator(e, dataset, w, is_main) if config.get('eval_every', 0)
               else None for e, w in zip(exps, workdirs)]
   writers = [MetricWriter(w, enabled=is_main) for w in workdirs]
   bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',
              desc=f'{len(exps)} seeds', dynamic_ncols=True, mininterval=1.0)
-  stop, pending, last = train._StopFlag(), [], (time.perf_counter(), step)  # pylint: disable=protected-access
+  stop, pending, last = hooks.StopFlag(), [], (time.perf_counter(), step)
   seed_state = lambda i: jax.tree.map(lambda x: x[i], stacked)
   try:
     while step < config.num_steps:
-      n = train._next_boundary(step, config) - step  # pylint: disable=protected-access
+      n = hooks.next_boundary(step, config) - step
       idx = np.stack([s.indices(step, n) for s in samplers])
       stacked, metrics = chunk(stacked, data, _shard_indices(exp.par, idx))
       step += n

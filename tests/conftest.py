@@ -1,6 +1,10 @@
 """Test set-up: 8 simulated CPU devices, and small shared fixtures."""
 
+import contextlib
+import importlib
 import os
+import sys
+import types
 
 # Must precede the first jax import: sharding tests need several devices.
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
@@ -57,3 +61,30 @@ def write_image_folder(directory, classes=('cat', 'dog'), per_class=6, seed=0):
       pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8) // (c + 1)
       Image.fromarray(pixels).save(os.path.join(directory, name, f'{i}.png'))
   return directory
+
+
+@contextlib.contextmanager
+def torch_fidelity_modules(*names, stub_utils=False):
+  """torch_fidelity's named submodules, imported without the package __init__ (it
+  imports torchvision, which does not install next to this torch); skips the test when
+  torch or torch-fidelity is missing. stub_utils: torch_fidelity.utils answers None for
+  every name (the feature-level metric functions never call it)."""
+  pytest.importorskip('torch')
+  spec = importlib.util.find_spec('torch_fidelity')
+  if spec is None:
+    pytest.skip('torch_fidelity is not installed')
+  own = lambda: [k for k in sys.modules if k.split('.')[0] == 'torch_fidelity']
+  saved = {k: sys.modules[k] for k in own()}
+  package = types.ModuleType('torch_fidelity')
+  package.__path__ = list(spec.submodule_search_locations)
+  sys.modules['torch_fidelity'] = package
+  if stub_utils:
+    utils = types.ModuleType('torch_fidelity.utils')
+    utils.__getattr__ = lambda name: None
+    sys.modules['torch_fidelity.utils'] = utils
+  try:
+    yield [importlib.import_module(f'torch_fidelity.{n}') for n in names]
+  finally:
+    for k in own():
+      del sys.modules[k]
+    sys.modules.update(saved)

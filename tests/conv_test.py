@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from jax import lax
 
-from ganjax.models.conv import DIMS, ConvTranspose, resolve_impl, subpixel_conv_transpose
+from ganjax.models.conv import (DIMS, ConvTranspose, resolve_impl, subpixel_conv_transpose,
+                                use_taps)
 
 # (kernel, stride, padding, in HxW, Cin, Cout): every transposed conv the configs use, plus
 # odd sizes and the VALID padding.
@@ -23,13 +24,14 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize('taps', [False, True])
 @pytest.mark.parametrize('k, s, padding, n, cin, cout', CASES)
-def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout):
+def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout, taps):
   kx, kk, kc = jax.random.split(jax.random.PRNGKey(k * 100 + s * 10 + n), 3)
   x = jax.random.normal(kx, (2, n, n + 1, cin))
   kernel = jax.random.normal(kk, (k, k, cin, cout)) / k
   ref = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DIMS)
-  got = lambda x, w: subpixel_conv_transpose(x, w, (s, s), padding)
+  got = lambda x, w: subpixel_conv_transpose(x, w, (s, s), padding, taps)
   np.testing.assert_allclose(got(x, kernel), ref(x, kernel), rtol=1e-5, atol=1e-5)
   cot = jax.random.normal(kc, ref(x, kernel).shape)
   loss = lambda f: lambda x, w: jnp.sum(f(x, w) * cot)
@@ -38,15 +40,22 @@ def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout):
 
 
 @pytest.mark.parametrize('impl', ['xla', 'subpixel'])
-def test_module_shares_params_and_output_with_flax(impl):
+@pytest.mark.parametrize('k, features', [(5, 4), (4, 16)])   # (4, 16): through taps
+def test_module_shares_params_and_output_with_flax(impl, k, features):
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 7, 7, 5))
-  ours = ConvTranspose(4, (5, 5), (2, 2), 'SAME', impl=impl)
-  flax_conv = nn.ConvTranspose(4, (5, 5), (2, 2), 'SAME')
+  ours = ConvTranspose(features, (k, k), (2, 2), 'SAME', impl=impl)
+  flax_conv = nn.ConvTranspose(features, (k, k), (2, 2), 'SAME')
   params = flax_conv.init(jax.random.PRNGKey(1), x)
   assert jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x)) == jax.tree.map(
       jnp.shape, params)
   np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), rtol=1e-5,
                              atol=1e-5)
+
+
+def test_taps_only_where_windows_shrink_and_features_are_many():
+  assert use_taps((4, 4), (2, 2), 'SAME', 64)       # 2x2 phase windows instead of 3x3
+  assert not use_taps((4, 4), (2, 2), 'SAME', 3)    # to RGB: XLA's conv is faster
+  assert not use_taps((5, 5), (2, 2), 'SAME', 64)   # 3x3 windows either way
 
 
 def test_auto_picks_subpixel_on_cpu_only():

@@ -1,39 +1,24 @@
 """The Flax FID Inception against torch-fidelity's FeatureExtractorInceptionV3 (random
 weights: the real ones cannot be downloaded here), and the safe weights reader."""
 
-import importlib
 import os
 import pickle
-import sys
-import types
 import zipfile
 
 import jax
 import numpy as np
 import pytest
 
+from conftest import torch_fidelity_modules
 from ganjax.errors import GanjaxError
 from ganjax.metrics import inception, inception_weights
 
 
 @pytest.fixture(scope='module')
 def tf_inception():
-  """torch_fidelity.feature_extractor_inceptionv3, imported without the package __init__
-  (which imports torchvision, and torchvision does not install next to this torch)."""
-  pytest.importorskip('torch')
-  spec = importlib.util.find_spec('torch_fidelity')
-  if spec is None:
-    pytest.skip('torch_fidelity is not installed')
-  saved = {k: v for k, v in sys.modules.items() if k.split('.')[0] == 'torch_fidelity'}
-  package = types.ModuleType('torch_fidelity')
-  package.__path__ = list(spec.submodule_search_locations)
-  sys.modules['torch_fidelity'] = package
-  try:
-    yield importlib.import_module('torch_fidelity.feature_extractor_inceptionv3')
-  finally:
-    for k in [k for k in sys.modules if k.split('.')[0] == 'torch_fidelity']:
-      del sys.modules[k]
-    sys.modules.update(saved)
+  """torch_fidelity.feature_extractor_inceptionv3 (see conftest.torch_fidelity_modules)."""
+  with torch_fidelity_modules('feature_extractor_inceptionv3') as (module,):
+    yield module
 
 
 def _nchw(images):

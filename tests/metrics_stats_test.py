@@ -1,38 +1,21 @@
 """FID, KID and precision/recall against closed forms and the reference implementations
 (pytorch-fid's scipy sqrtm FID; torch-fidelity's FID, KID and PRC)."""
 
-import importlib
-import sys
 import types
 
 import numpy as np
 import pytest
 
+from conftest import torch_fidelity_modules
 from ganjax.metrics import stats
 
 
 @pytest.fixture(scope='module')
 def tf_metrics():
-  """torch-fidelity's metric_fid/kid/prc modules, imported without the package __init__
-  (it imports torchvision, which does not install next to this torch). Their
-  torch_fidelity.utils imports are stubbed: the feature-level functions never call them."""
-  pytest.importorskip('torch')
-  spec = importlib.util.find_spec('torch_fidelity')
-  if spec is None:
-    pytest.skip('torch_fidelity is not installed')
-  saved = {k: v for k, v in sys.modules.items() if k.split('.')[0] == 'torch_fidelity'}
-  package = types.ModuleType('torch_fidelity')
-  package.__path__ = list(spec.submodule_search_locations)
-  utils = types.ModuleType('torch_fidelity.utils')
-  utils.__getattr__ = lambda name: None
-  sys.modules.update({'torch_fidelity': package, 'torch_fidelity.utils': utils})
-  try:
-    yield types.SimpleNamespace(**{name: importlib.import_module(f'torch_fidelity.metric_{name}')
-                                   for name in ('fid', 'kid', 'prc')})
-  finally:
-    for k in [k for k in sys.modules if k.split('.')[0] == 'torch_fidelity']:
-      del sys.modules[k]
-    sys.modules.update(saved)
+  """torch-fidelity's metric_fid/kid/prc modules (see conftest.torch_fidelity_modules)."""
+  names = ('fid', 'kid', 'prc')
+  with torch_fidelity_modules(*[f'metric_{n}' for n in names], stub_utils=True) as modules:
+    yield types.SimpleNamespace(**dict(zip(names, modules)))
 
 
 def _features(seed, n, d, shift=0.0, scale=1.0):

@@ -14,7 +14,8 @@ def _train(config, devices, steps=3):
   """Runs `steps` steps in one chunk from the seed's init; returns host params, metrics."""
   exp = Experiment(config, devices=devices)
   dataset = exp.load_dataset()
-  chunk = exp.par.compile_chunk(exp.step_fns().train_step)
+  chunk = exp.par.compile_chunk(exp.step_fns().train_step,
+                                unroll=config.get('unroll_steps', False))
   sampler = IndexSampler(config.seed, dataset.num_examples, exp.real_batch, config.d_steps)
   state = exp.par.to_mode(exp.init_state())
   state, metrics = chunk(state, exp.device_data(dataset),
@@ -57,9 +58,12 @@ def test_batchnorm_model_eight_devices_equal_one_device(mode, tmp_path):
   c.batch_size = 16
   c.model.generator.base_features = c.model.discriminator.base_features = 8
   c.data.dir = write_cifar_bins(str(tmp_path), per_file=16)
-  one, _ = _train(c, jax.devices()[:1], steps=2)
+  assert c.unroll_steps   # one program per step (parallel.per_step_chunk)
+  one, m1 = _train(c, jax.devices()[:1], steps=2)
   c.parallel = mode
-  eight, _ = _train(c, jax.devices(), steps=2)
+  eight, m8 = _train(c, jax.devices(), steps=2)
+  assert m1['d_loss'].shape == m8['d_loss'].shape == (2,)
+  np.testing.assert_allclose(m1['d_loss'], m8['d_loss'], rtol=1e-4)
   _assert_close(one.g_params, eight.g_params)
   _assert_close(one.d_params, eight.d_params)
   _assert_close(one.g_batch_stats, eight.g_batch_stats)

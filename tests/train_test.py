@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import write_cifar_bins
 from ganjax import train
 from ganjax.errors import GanjaxError
 
@@ -53,6 +54,29 @@ def test_resume_is_bit_identical(small_config, uninterrupted, tmp_path):
   small_config.num_steps = 8
   resumed = train.train_and_evaluate(small_config, str(tmp_path))
   _assert_identical(full, resumed)
+
+
+def test_resume_is_bit_identical_for_unrolled_conv_chunks(tmp_path):
+  """unroll_steps traces S steps into one program: chunks of 4 + 4 and of 4 + 2 (stop)
+  + 2 (resume) must still give the same bits (BatchNorm, sub-pixel convs by taps)."""
+  from configs import cifar10_dcgan  # pylint: disable=g-import-not-at-top
+  c = cifar10_dcgan.get_config()
+  c.batch_size, c.num_steps, c.steps_per_dispatch = 8, 8, 4
+  c.log_every = c.sample_every = c.checkpoint_every = 4
+  c.model.generator.base_features = c.model.discriminator.base_features = 16  # taps convs
+  c.data.dir = write_cifar_bins(str(tmp_path / 'cifar'))
+  assert c.unroll_steps
+  # Cross-step fusion only shows with XLA's optimizations, which conftest turns off.
+  jax.config.update('jax_disable_most_optimizations', False)
+  try:
+    full = train.train_and_evaluate(c, str(tmp_path / 'full'))
+    c.num_steps = 6
+    train.train_and_evaluate(c, str(tmp_path / 'resumed'))
+    c.num_steps = 8
+    _assert_identical(full, train.train_and_evaluate(c, str(tmp_path / 'resumed')))
+  finally:
+    jax.config.update('jax_disable_most_optimizations',
+                      os.environ.get('JAX_DISABLE_MOST_OPTIMIZATIONS') == '1')
 
 
 def test_finished_run_is_not_retrained(small_config, uninterrupted):
