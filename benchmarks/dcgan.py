@@ -73,11 +73,10 @@ def run_ganjax(args):
   t = time.perf_counter()
   run(max(1, -(-args.warmup // s)))   # the first call compiles
   first, timed = time.perf_counter() - t, timed_steps(args, lambda: run(1), s)
-  secs = timed['secs']
-  timed = timed['steps'] // s
   count = lambda net, *shape: summary.totals(summary.layer_rows(
       net, jnp.zeros((1, *shape)), None, train=False))[0]
-  return {'steps_per_sec': timed * s / secs, 'steps': timed * s, 'steps_per_dispatch': s,
+  return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
+          'steps_per_dispatch': s,
           'first_call_s': first, 'flops_per_step': step_flops(exp), 'batch': batch,
           'real_batch': b, 'conv_impl': config.get('conv_impl', 'flax'),
           'g_params': count(exp.generator, config.model.latent_dim),
@@ -304,15 +303,14 @@ def run_ops(args):
   torch.set_num_threads(num_cores())
   dn, rng, rows = ('NHWC', 'HWIO', 'NHWC'), np.random.default_rng(0), []
   config = load_config(args.models[0], args)
-  impl = conv.resolve_impl(config.get('conv_impl', 'auto'))
+  impl = config.get('conv_impl', 'auto')
   for r in conv_layers(Experiment(config)):
     k, s, pad = r['kernel'], r['stride'], r['padding']
     cin, cout = r['shape_in'][-1], r['shape_out'][-1]
     if r['op'] == 'ConvTranspose':
       f = lambda x, w: lax.conv_transpose(x, w, (s, s), pad, dimension_numbers=dn)
-      taps = conv.use_taps((k, k), (s, s), pad, cout)
-      mine = f if impl == 'xla' else (
-          lambda x, w: conv.subpixel_conv_transpose(x, w, (s, s), pad, taps))
+      layer = conv.ConvTranspose(cout, (k, k), (s, s), pad, use_bias=False, impl=impl)
+      mine = lambda x, w: layer.apply({'params': {'kernel': w}}, x)   # the models' own layer
       p, op = tconv_pad(k, s)
       tf = lambda x, w: F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=op)
       axes, pixels = (2, 3, 0, 1), math.prod(r['shape_in'][:3])    # torch [in, out, k, k]

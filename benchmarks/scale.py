@@ -129,8 +129,8 @@ def main():
   models = args.models.split(',')
   if set(models) - set(MODELS):
     p.error(f'unknown --models {sorted(set(models) - set(MODELS))}; use {list(MODELS)}')
-  passed = [f'--{a}={getattr(args, a)}' for a in ('steps', 'seconds', 'warmup', 'steps_per_dispatch',
-                                                   'ceiling_reps')]
+  passed = [f'--{a}={getattr(args, a)}'
+            for a in ('steps', 'seconds', 'warmup', 'steps_per_dispatch', 'ceiling_reps')]
   command = shlex.join(['python', '-m', 'benchmarks.scale', *sys.argv[1:]])
   peak = _spawn('ceiling', '1dev', passed + [f'--models={models[0]}'], 1)['gflops']
   print(f'command: {command}\n{num_cores()} cores; f32 matmul ceiling {peak:.1f} GFLOP/s; '

@@ -232,7 +232,7 @@ def interpolate_mode(gen):
   cols = len(columns)
   header = [c['class'] if 'class' in c else f't={c["t"]:.2f}' for c in columns]
   picture = figures.labelled_grid(np.reshape(images, (len(rows), cols, *images.shape[1:])),
-                          [r['name'] for r in rows], header=header)
+                                  [r['name'] for r in rows], header=header)
   meta = {'mode': 'interpolate', 'kind': 'classes' if FLAGS.classes else 'latents',
           'methods': methods(), 'steps': FLAGS.steps, 'grid_shape': [len(rows), cols],
           'rows': rows, 'columns': columns, **extra}
@@ -309,8 +309,8 @@ def arithmetic_mode(gen):
   meta['result_norm'], meta['typical_norm'] = float(np.linalg.norm(result)), gen.latent_dim ** .5
   row_labels = ['terms = result', f'neighbours (sigma {FLAGS.sigma:g})']
   picture = figures.labelled_grid(arithmetic_rows(images, len(terms)),
-                          row_labels[:1 + bool(FLAGS.neighbours)],
-                          captions=arithmetic_captions(terms, names, counts, judged))
+                                  row_labels[:1 + bool(FLAGS.neighbours)],
+                                  captions=arithmetic_captions(terms, names, counts, judged))
   stem = write_outputs(gen, picture, meta, images=images, latents=z.astype(np.float32),
                        means=means, counts=counts)
   return f'{summary_line(meta)} (wrote {stem}.png, .json and .npz)'

@@ -58,6 +58,21 @@ def per_step_chunk(one, step_axis=0):
   return chunk
 
 
+def chunk_bodies(train_step, resident=True):
+  """(chunk, one), untransformed (callers jit, pmap or vmap them): the S-step
+  chunk(state, data, steps) as a lax.scan, and the single step one(state, data, steps, i)
+  for per_step_chunk. `resident` and `steps` as in DataParallel.compile_chunk."""
+  def body(data):
+    def step_fn(state, step):
+      batch = jax.tree.map(lambda x: x[step], data) if resident else step
+      return train_step(state, preprocess(batch['images']), batch.get('labels'))
+    return step_fn
+
+  chunk = lambda state, data, steps: lax.scan(body(data), state, steps)
+  one = lambda state, data, steps, i: body(data)(state, jax.tree.map(lambda x: x[i], steps))
+  return chunk, one
+
+
 class DataParallel:
   """Places data and state on the devices and compiles the multi-step chunk function."""
 
@@ -147,18 +162,7 @@ class DataParallel:
     otherwise `data` is unused and `steps` holds the batches themselves ({'images':
     uint8 [S,k,B,H,W,C], 'labels': [S,k,B]}), streamed from the host.
     """
-    def body(data):
-      def step_fn(state, step):
-        batch = jax.tree.map(lambda x: x[step], data) if resident else step
-        return train_step(state, preprocess(batch['images']), batch.get('labels'))
-      return step_fn
-
-    def chunk(state, data, steps):
-      return lax.scan(body(data), state, steps)
-
-    def one(state, data, steps, i):
-      return body(data)(state, jax.tree.map(lambda x: x[i], steps))
-
+    chunk, one = chunk_bodies(train_step, resident)
     if self.mode == 'pmap':
       pmapped = lambda f, *axes: jax.pmap(f, axis_name=AXIS, in_axes=(0, 0, 0, *axes),
                                           donate_argnums=0, devices=self.devices)

@@ -149,7 +149,8 @@ def _train_loop(exp, dataset, workdir, ckpt, state, step, is_main):
   chunk_fn = exp.par.compile_chunk(exp.step_fns().train_step, resident=feeder.resident,
                                     unroll=config.get('unroll_steps', False))
   sample = hooks.sampler_fn(exp, workdir, is_main)
-  evaluate = hooks.Evaluator(exp, dataset, workdir, is_main) if config.get('eval_every', 0) else None
+  evaluate = (hooks.Evaluator(exp, dataset, workdir, is_main) if config.get('eval_every', 0)
+              else None)
   writer = MetricWriter(workdir, enabled=is_main)
   bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',
              dynamic_ncols=True, mininterval=1.0)

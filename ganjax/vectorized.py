@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
-from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm import tqdm
 
@@ -23,21 +22,14 @@ from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
 from ganjax.metric_writers import MetricWriter
-from ganjax.parallel import AXIS, per_step_chunk, preprocess, to_host
+from ganjax.parallel import AXIS, chunk_bodies, per_step_chunk, to_host
 
 
 def compile_chunk(par, train_step, unroll=False):
   """vmap of the chunk over stacked states: (states [V,...], data, indices [V,S,k,B]) ->
   (states, metrics [V,S]); the dataset `data` is shared by every seed. unroll: one
   program per step (parallel.per_step_chunk)."""
-  def body(data):
-    def step_fn(state, step):
-      batch = jax.tree.map(lambda x: x[step], data)
-      return train_step(state, preprocess(batch['images']), batch.get('labels'))
-    return step_fn
-
-  chunk = lambda state, data, steps: lax.scan(body(data), state, steps)
-  one = lambda state, data, steps, i: body(data)(state, steps[i])
+  chunk, one = chunk_bodies(train_step)
   jitted = lambda f, *axes: jax.jit(jax.vmap(f, in_axes=(0, None, 0, *axes)), donate_argnums=0,
                                     out_shardings=(par.replicated, par.replicated))
   return per_step_chunk(jitted(one, None), step_axis=1) if unroll else jitted(chunk)
