@@ -316,7 +316,8 @@ def run_ops(args):
       axes, pixels = (2, 3, 0, 1), math.prod(r['shape_in'][:3])    # torch [in, out, k, k]
     else:
       f = lambda x, w: lax.conv_general_dilated(x, w, (s, s), pad, dimension_numbers=dn)
-      mine = f   # strided convs stay lax: space-to-depth measured slower on XLA:CPU
+      layer = conv.Conv(cout, (k, k), (s, s), pad, use_bias=False, impl=impl)
+      mine = lambda x, w: layer.apply({'params': {'kernel': w}}, x)   # the models' own layer
       tf = lambda x, w: F.conv2d(x, w, stride=s, padding=conv_pad(k, s, pad))
       axes, pixels = (3, 2, 0, 1), math.prod(r['shape_out'][:3])   # torch [out, in, k, k]
     x, g = (rng.standard_normal(r[a], np.float32) for a in ('shape_in', 'shape_out'))
@@ -362,6 +363,9 @@ def main():
   p.add_argument('--op_reps', type=int, default=5, help='timed calls per op (median)')
   p.add_argument('--ceiling_reps', type=int, default=10, help='matmuls for the ceiling')
   p.add_argument('--json', help='also write the results here')
+  p.add_argument('--cpu_convs', choices=('eigen', 'ynn'), default='eigen',
+                 help="XLA:CPU's convolutions: eigen (what experiments/ sets) or ynn (XLA's "
+                 'default)')
   p.add_argument('--only', choices=CONTENDERS, help='run one contender (internal)')
   p.add_argument('--result', help=argparse.SUPPRESS)
   args = p.parse_args()
@@ -372,7 +376,7 @@ def main():
     return child(args, globals())
   passed = [f'--{a}={getattr(args, a)}' for a in (
       'steps', 'seconds', 'warmup', 'batch', 'steps_per_dispatch', 'conv_impl', 'op_reps',
-      'ops_in_scan', 'ceiling_reps')]
+      'cpu_convs', 'ops_in_scan', 'ceiling_reps')]
   run = lambda name, model: spawn('benchmarks.dcgan', name, passed + [f'--models={model}'])
   command = shlex.join(['python', '-m', 'benchmarks.dcgan', *sys.argv[1:]])
   versions = {m: importlib.metadata.version(m) for m in ('jax', 'jaxlib', 'flax', 'optax', 'torch')}

@@ -45,7 +45,11 @@ def step_flops(exp):
 
 
 def child(args, runners):
-  """Runs runners['run_' + args.only](args) here and writes its result (+ peak RSS) as JSON."""
+  """Runs runners['run_' + args.only](args) here and writes its result (+ peak RSS) as JSON.
+  JAX contenders get the CLI's XLA:CPU convolutions unless --cpu_convs=ynn."""
+  if args.only not in ('torch', 'tf') and getattr(args, 'cpu_convs', 'eigen') == 'eigen':
+    from ganjax import cli   # pylint: disable=g-import-not-at-top
+    cli.prefer_eigen_convolutions()
   result = runners['run_' + args.only](args)
   result['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   with open(args.result, 'w') as f:

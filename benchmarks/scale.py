@@ -120,6 +120,9 @@ def main():
   p.add_argument('--steps_per_dispatch', type=int, default=0, help='S of every config')
   p.add_argument('--ceiling_reps', type=int, default=10)
   p.add_argument('--json', help='also write the results here')
+  p.add_argument('--cpu_convs', choices=('eigen', 'ynn'), default='eigen',
+                 help="XLA:CPU's convolutions: eigen (what experiments/ sets) or ynn (XLA's "
+                 'default)')
   p.add_argument('--only', choices=('ceiling', 'layout', 'torch'), help=argparse.SUPPRESS)
   p.add_argument('--layout', default='1dev', help=argparse.SUPPRESS)
   p.add_argument('--result', help=argparse.SUPPRESS)
@@ -130,7 +133,8 @@ def main():
   if set(models) - set(MODELS):
     p.error(f'unknown --models {sorted(set(models) - set(MODELS))}; use {list(MODELS)}')
   passed = [f'--{a}={getattr(args, a)}'
-            for a in ('steps', 'seconds', 'warmup', 'steps_per_dispatch', 'ceiling_reps')]
+            for a in ('steps', 'seconds', 'warmup', 'steps_per_dispatch', 'ceiling_reps',
+                      'cpu_convs')]
   command = shlex.join(['python', '-m', 'benchmarks.scale', *sys.argv[1:]])
   peak = _spawn('ceiling', '1dev', passed + [f'--models={models[0]}'], 1)['gflops']
   print(f'command: {command}\n{num_cores()} cores; f32 matmul ceiling {peak:.1f} GFLOP/s; '

@@ -119,3 +119,43 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path):
   resumed = run(*TRAIN, f'--workdir={workdir}', f'--config.num_steps={steps[0] + 10}',
                 '--config.log_every=10', '--config.checkpoint_every=50000')
   assert f'resumed from the checkpoint at step {steps[0]}' in resumed.stderr
+
+
+def test_eigen_convolutions_flag_keeps_the_users_choice():
+  from ganjax import cli  # pylint: disable=g-import-not-at-top
+  env = {'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
+  cli.prefer_eigen_convolutions(env)
+  cli.prefer_eigen_convolutions(env)   # idempotent
+  assert env['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=2 {cli.EIGEN_CONVS}'
+  mine = {'XLA_FLAGS': '--xla_cpu_experimental_ynn_fusion_type=dot'}
+  cli.prefer_eigen_convolutions(mine)
+  assert mine == {'XLA_FLAGS': '--xla_cpu_experimental_ynn_fusion_type=dot'}
+
+
+# Compiles (without running) a mnist_dcgan-sized conv in a fresh process: the flag must be
+# one this XLA accepts (an unknown value aborts every entry point) and must move it off YNN.
+_CONV_ON_YNN = """
+import sys
+from ganjax import cli
+if sys.argv[1] == 'eigen':
+  cli.prefer_eigen_convolutions()
+import jax
+from jax import lax
+x = jax.ShapeDtypeStruct((128, 7, 7, 256), 'float32')
+k = jax.ShapeDtypeStruct((5, 5, 256, 128), 'float32')
+conv = lambda x, k: lax.conv_general_dilated(x, k, (1, 1), 'SAME',
+                                             dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+print('ynn' in jax.jit(conv).lower(x, k).compile().as_text())
+"""
+
+
+def test_eigen_convolutions_flag_moves_convolutions_off_ynnpack():
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('XLA_FLAGS', 'JAX_DISABLE_MOST_OPTIMIZATIONS')}
+  on_ynn = {}
+  for convs in ('ynn', 'eigen'):
+    proc = subprocess.run([sys.executable, '-c', _CONV_ON_YNN, convs], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    on_ynn[convs] = proc.stdout.split()[-1]
+  assert on_ynn == {'ynn': 'True', 'eigen': 'False'}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from jax import lax
 
-from ganjax.models.conv import (DIMS, ConvTranspose, resolve_impl, subpixel_conv_transpose,
-                                use_taps)
+from ganjax.models.conv import (DIMS, Conv, ConvTranspose, resolve_impl,
+                                subpixel_conv_transpose, subpixel_input_grad, use_taps)
 
 # (kernel, stride, padding, in HxW, Cin, Cout): every transposed conv the configs use, plus
 # odd sizes and the VALID padding.
@@ -32,10 +32,11 @@ def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout, taps):
   kernel = jax.random.normal(kk, (k, k, cin, cout)) / k
   ref = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DIMS)
   got = lambda x, w: subpixel_conv_transpose(x, w, (s, s), padding, taps)
-  np.testing.assert_allclose(got(x, kernel), ref(x, kernel), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(jax.jit(got)(x, kernel), ref(x, kernel), rtol=1e-5, atol=1e-5)
   cot = jax.random.normal(kc, ref(x, kernel).shape)
   loss = lambda f: lambda x, w: jnp.sum(f(x, w) * cot)
-  for a, b in zip(jax.grad(loss(got), (0, 1))(x, kernel), jax.grad(loss(ref), (0, 1))(x, kernel)):
+  grads = lambda f: jax.jit(jax.grad(loss(f), (0, 1)))(x, kernel)
+  for a, b in zip(grads(got), grads(ref)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -50,6 +51,48 @@ def test_module_shares_params_and_output_with_flax(impl, k, features):
       jnp.shape, params)
   np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), rtol=1e-5,
                              atol=1e-5)
+
+
+# (kernel, stride, padding, in HxW, Cin, Cout): every strided conv in the configs' Ds, plus
+# odd sizes and VALID padding. Cin >= 16 takes the sub-pixel input gradient under 'auto'.
+STRIDED = [
+    (5, 2, 'SAME', 14, 16, 8),    # mnist_dcgan D Conv 128 5x5 s2 (64 -> 128 there)
+    (5, 2, 'SAME', 28, 1, 4),     # mnist_dcgan D's first layer: XLA's gradient under auto
+    (4, 2, 'SAME', 8, 16, 8),     # radford and seed 003 Ds: tight windows, the taps path
+    (3, 2, 'SAME', 14, 16, 8),    # mnist_cgan D, seed 003's conditional D
+    (4, 2, 'VALID', 9, 16, 4), (3, 2, 'SAME', 7, 16, 3), (5, 3, 'SAME', 11, 16, 5),
+]
+
+
+def _lhs_dilated(fn, *args):
+  """Whether fn's jaxpr holds a convolution of a stride-dilated input (XLA's slow path)."""
+  text = str(jax.make_jaxpr(fn)(*args))
+  return any(f'lhs_dilation=({d}, {d})' in text for d in (2, 3))
+
+
+@pytest.mark.parametrize('impl', ['auto', 'subpixel'])
+@pytest.mark.parametrize('k, s, padding, n, cin, cout', STRIDED)
+def test_conv_equals_flax_conv_forward_and_gradients(k, s, padding, n, cin, cout, impl):
+  kx, kp, kc = jax.random.split(jax.random.PRNGKey(k * 100 + s * 10 + n), 3)
+  x = jax.random.normal(kx, (2, n, n + 1, cin))
+  flax_conv = nn.Conv(cout, (k, k), (s, s), padding)
+  ours = Conv(cout, (k, k), (s, s), padding, impl=impl)
+  params = flax_conv.init(kp, x)
+  assert jax.tree.map(jnp.shape, ours.init(kp, x)) == jax.tree.map(jnp.shape, params)
+  np.testing.assert_array_equal(ours.apply(params, x), flax_conv.apply(params, x))
+  cot = jax.random.normal(kc, flax_conv.apply(params, x).shape)
+  loss = lambda m: lambda p, x: jnp.sum(m.apply(p, x) * cot)
+  got, want = (jax.jit(jax.grad(loss(m), (0, 1)))(params, x) for m in (ours, flax_conv))
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+  sub = impl == 'subpixel' or (impl == 'auto' and cin >= 16)   # tests run on the CPU
+  assert _lhs_dilated(jax.grad(loss(ours), 1), params, x) == (not sub)
+
+
+def test_subpixel_input_grad_for_strided_convs_with_channels():
+  assert subpixel_input_grad((2, 2), 64)
+  assert not subpixel_input_grad((2, 2), 3)    # an RGB image's gradient: cheap either way
+  assert not subpixel_input_grad((1, 1), 64)   # no dilation to avoid
 
 
 def test_taps_only_where_windows_shrink_and_features_are_many():

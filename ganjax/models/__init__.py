@@ -21,9 +21,10 @@ def build_models(model_config, *, image_shape, num_classes=0, axis_name=None,
     raise GanjaxError(f'unknown model.name {model_config.name!r}; '
                       f'choose one of {sorted(MODELS)}')
   g_cls, d_cls = MODELS[model_config.name]
-  extra = {'conv_impl': conv_impl} if 'conv_impl' in g_cls.__dataclass_fields__ else {}
+  extra = lambda cls: ({'conv_impl': conv_impl} if 'conv_impl' in cls.__dataclass_fields__
+                       else {})
   generator = g_cls(image_shape=tuple(image_shape), num_classes=num_classes,
-                    axis_name=axis_name, **extra, **model_config.generator)
-  discriminator = d_cls(num_classes=num_classes, axis_name=axis_name,
+                    axis_name=axis_name, **extra(g_cls), **model_config.generator)
+  discriminator = d_cls(num_classes=num_classes, axis_name=axis_name, **extra(d_cls),
                         **model_config.discriminator)
   return generator, discriminator

@@ -6,7 +6,7 @@ import flax.linen as nn
 
 from ganjax.models.dcgan import (KERAS_BN, flatten, seed003_head, concat_channels,
                                  strided_stack)
-from ganjax.models.conv import ConvTranspose
+from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
 from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init
 
@@ -61,6 +61,7 @@ class CGAN28Discriminator(nn.Module):
   negative_slope: float = 0.2
   dropout: float = 0.4
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
   @nn.compact
   def __call__(self, x, labels, *, train):
@@ -69,7 +70,8 @@ class CGAN28Discriminator(nn.Module):
     lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
     x = concat_channels(x, lab)
     for _ in range(2):
-      x = nn.Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
+      x = Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init,
+               impl=self.conv_impl)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
     x = layers.Dropout(self.dropout, deterministic=not train)(flatten(x))
     return nn.Dense(1, kernel_init=keras_kernel_init)(x)
@@ -114,6 +116,7 @@ class CGAN256Discriminator(nn.Module):
   negative_slope: float = 0.2
   dropout: float = 0.25
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
   @nn.compact
   def __call__(self, x, labels, *, train):
@@ -121,5 +124,5 @@ class CGAN256Discriminator(nn.Module):
     _need_classes(self)
     lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
     x = strided_stack(concat_channels(x, lab), self.features, self.kernels,
-                      self.negative_slope, self.dropout, train)
+                      self.negative_slope, self.dropout, train, self.conv_impl)
     return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(x))

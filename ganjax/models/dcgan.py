@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from ganjax.models.conv import ConvTranspose
+from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
 from ganjax.models.layers import Activation, batch_norm, keras_kernel_init, normal_init
 
@@ -57,13 +57,14 @@ class DCGAN28Discriminator(nn.Module):
   dropout: float = 0.3
   num_classes: int = 0
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
     x = strided_stack(x, self.features, [self.kernel] * len(self.features),
-                      self.negative_slope, self.dropout, train)
+                      self.negative_slope, self.dropout, train, self.conv_impl)
     return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(x))
 
 
@@ -106,6 +107,7 @@ class RadfordDiscriminator(nn.Module):
   init_std: float = 0.02
   num_classes: int = 0
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
@@ -114,7 +116,8 @@ class RadfordDiscriminator(nn.Module):
     init = normal_init(self.init_std)
     feat, first = self.base_features, True
     while x.shape[1] > 4:
-      x = nn.Conv(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init)(x)
+      x = Conv(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
+               impl=self.conv_impl)(x)
       if not first:
         x = batch_norm(train, axis_name=self.axis_name, **TORCH_BN)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
@@ -163,19 +166,21 @@ class DCGAN256Discriminator(nn.Module):
   dropout: float = 0.25
   num_classes: int = 0
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
     return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(strided_stack(
-        x, self.features, self.kernels, self.negative_slope, self.dropout, train)))
+        x, self.features, self.kernels, self.negative_slope, self.dropout, train,
+        self.conv_impl)))
 
 
-def strided_stack(x, features, kernels, negative_slope, dropout, train):
+def strided_stack(x, features, kernels, negative_slope, dropout, train, conv_impl):
   """Seed 003's D body: stride-2 'same' convs, each LeakyReLU + Dropout."""
   for feat, k in zip(features, kernels):
-    x = nn.Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init)(x)
+    x = Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init, impl=conv_impl)(x)
     x = Activation('leaky_relu', negative_slope)(x)
     x = layers.Dropout(dropout, deterministic=not train)(x)
   return x
