@@ -48,8 +48,8 @@ def child(args, runners):
   """Runs runners['run_' + args.only](args) here and writes its result (+ peak RSS) as JSON.
   JAX contenders get the CLI's XLA:CPU convolutions unless --cpu_convs=ynn."""
   if args.only not in ('torch', 'tf') and getattr(args, 'cpu_convs', 'eigen') == 'eigen':
-    from ganjax import cli   # pylint: disable=g-import-not-at-top
-    cli.prefer_eigen_convolutions()
+    from ganjax import xla_cpu   # pylint: disable=g-import-not-at-top
+    xla_cpu.prefer_eigen_convolutions()
   result = runners['run_' + args.only](args)
   result['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
   with open(args.result, 'w') as f:

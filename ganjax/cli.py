@@ -7,6 +7,7 @@ import sys
 import jax
 from absl import flags, logging
 
+from ganjax import xla_cpu
 from ganjax.errors import GanjaxError
 
 flags.DEFINE_string('coordinator', None, 'host:port of process 0, for multi-process runs '
@@ -18,20 +19,6 @@ flags.DEFINE_integer('peer_timeout', 60, 'Multi-process runs: seconds without a 
 flags.DEFINE_bool('distributed', False, 'Call jax.distributed.initialize() with cluster '
                   'auto-detection (SLURM, TPU pods, Open MPI).')
 FLAGS = flags.FLAGS
-
-
-# XLA:CPU (jax 0.10) runs convolutions through YNNPACK; its own Eigen convolutions run the
-# DCGAN training steps 1.2-1.5x faster here (mnist_dcgan 340 -> 260 ms, cifar10_dcgan 560
-# -> 420 ms, folder_dcgan64 3.1 -> 2.0 s; benchmarks/dcgan.py). Matmuls stay on YNNPACK.
-EIGEN_CONVS = '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'
-
-
-def prefer_eigen_convolutions(environ=os.environ):
-  """Adds EIGEN_CONVS to XLA_FLAGS unless they already choose YNN fusion types. Takes
-  effect only before JAX starts its CPU backend (the first array or computation)."""
-  current = environ.get('XLA_FLAGS', '')
-  if 'xla_cpu_experimental_ynn_fusion_type' not in current:
-    environ['XLA_FLAGS'] = f'{current} {EIGEN_CONVS}'.strip()
 
 
 def initialize_distributed():
@@ -108,7 +95,7 @@ def user_errors(main):
   @functools.wraps(main)
   def wrapped(argv):
     quiet_library_logs()
-    prefer_eigen_convolutions()
+    xla_cpu.prefer_eigen_convolutions()
     try:
       return main(argv)
     except GanjaxError as e:

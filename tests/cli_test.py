@@ -122,13 +122,15 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path):
 
 
 def test_eigen_convolutions_flag_keeps_the_users_choice():
-  from ganjax import cli  # pylint: disable=g-import-not-at-top
+  from ganjax import xla_cpu  # pylint: disable=g-import-not-at-top
   env = {'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
-  cli.prefer_eigen_convolutions(env)
-  cli.prefer_eigen_convolutions(env)   # idempotent
-  assert env['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=2 {cli.EIGEN_CONVS}'
+  assert not xla_cpu.eigen_convolutions(env)
+  xla_cpu.prefer_eigen_convolutions(env)
+  xla_cpu.prefer_eigen_convolutions(env)   # idempotent
+  assert env['XLA_FLAGS'] == f'--xla_force_host_platform_device_count=2 {xla_cpu.EIGEN_CONVS}'
+  assert xla_cpu.eigen_convolutions(env)
   mine = {'XLA_FLAGS': '--xla_cpu_experimental_ynn_fusion_type=dot'}
-  cli.prefer_eigen_convolutions(mine)
+  xla_cpu.prefer_eigen_convolutions(mine)
   assert mine == {'XLA_FLAGS': '--xla_cpu_experimental_ynn_fusion_type=dot'}
 
 
@@ -136,9 +138,9 @@ def test_eigen_convolutions_flag_keeps_the_users_choice():
 # one this XLA accepts (an unknown value aborts every entry point) and must move it off YNN.
 _CONV_ON_YNN = """
 import sys
-from ganjax import cli
+from ganjax import xla_cpu
 if sys.argv[1] == 'eigen':
-  cli.prefer_eigen_convolutions()
+  xla_cpu.prefer_eigen_convolutions()
 import jax
 from jax import lax
 x = jax.ShapeDtypeStruct((128, 7, 7, 256), 'float32')

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from jax import lax
 
-from ganjax.models.conv import (DIMS, Conv, ConvTranspose, resolve_impl,
-                                subpixel_conv_transpose, subpixel_input_grad, use_taps)
+from ganjax.models.conv import (DIMS, Conv, ConvTranspose, formulation, resolve_impl,
+                                subpixel_conv_transpose, subpixel_input_grad)
 
 # (kernel, stride, padding, in HxW, Cin, Cout): every transposed conv the configs use, plus
 # odd sizes and the VALID padding.
@@ -24,14 +24,14 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize('taps', [False, True])
+@pytest.mark.parametrize('method', ['span', 'taps', 'phases'])
 @pytest.mark.parametrize('k, s, padding, n, cin, cout', CASES)
-def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout, taps):
+def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout, method):
   kx, kk, kc = jax.random.split(jax.random.PRNGKey(k * 100 + s * 10 + n), 3)
   x = jax.random.normal(kx, (2, n, n + 1, cin))
   kernel = jax.random.normal(kk, (k, k, cin, cout)) / k
   ref = lambda x, w: lax.conv_transpose(x, w, (s, s), padding, dimension_numbers=DIMS)
-  got = lambda x, w: subpixel_conv_transpose(x, w, (s, s), padding, taps)
+  got = lambda x, w: subpixel_conv_transpose(x, w, (s, s), padding, method)
   np.testing.assert_allclose(jax.jit(got)(x, kernel), ref(x, kernel), rtol=1e-5, atol=1e-5)
   cot = jax.random.normal(kc, ref(x, kernel).shape)
   loss = lambda f: lambda x, w: jnp.sum(f(x, w) * cot)
@@ -41,7 +41,7 @@ def test_forward_and_gradients_match_lax(k, s, padding, n, cin, cout, taps):
 
 
 @pytest.mark.parametrize('impl', ['xla', 'subpixel'])
-@pytest.mark.parametrize('k, features', [(5, 4), (4, 16)])   # (4, 16): through taps
+@pytest.mark.parametrize('k, features', [(5, 4), (4, 16)])   # (4, 16): tight windows
 def test_module_shares_params_and_output_with_flax(impl, k, features):
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 7, 7, 5))
   ours = ConvTranspose(features, (k, k), (2, 2), 'SAME', impl=impl)
@@ -70,9 +70,14 @@ def _lhs_dilated(fn, *args):
   return any(f'lhs_dilation=({d}, {d})' in text for d in (2, 3))
 
 
-@pytest.mark.parametrize('impl', ['auto', 'subpixel'])
+@pytest.mark.parametrize('impl, library', [('auto', 'ynn'), ('auto', 'eigen'),
+                                           ('subpixel', 'eigen')])
 @pytest.mark.parametrize('k, s, padding, n, cin, cout', STRIDED)
-def test_conv_equals_flax_conv_forward_and_gradients(k, s, padding, n, cin, cout, impl):
+def test_conv_equals_flax_conv_forward_and_gradients(k, s, padding, n, cin, cout, impl,
+                                                     library, monkeypatch):
+  from ganjax import xla_cpu  # pylint: disable=g-import-not-at-top
+  if library == 'eigen':   # the formulation follows XLA_FLAGS ('phases' on Eigen)
+    monkeypatch.setenv('XLA_FLAGS', xla_cpu.EIGEN_CONVS)
   kx, kp, kc = jax.random.split(jax.random.PRNGKey(k * 100 + s * 10 + n), 3)
   x = jax.random.normal(kx, (2, n, n + 1, cin))
   flax_conv = nn.Conv(cout, (k, k), (s, s), padding)
@@ -95,10 +100,16 @@ def test_subpixel_input_grad_for_strided_convs_with_channels():
   assert not subpixel_input_grad((1, 1), 64)   # no dilation to avoid
 
 
-def test_taps_only_where_windows_shrink_and_features_are_many():
-  assert use_taps((4, 4), (2, 2), 'SAME', 64)       # 2x2 phase windows instead of 3x3
-  assert not use_taps((4, 4), (2, 2), 'SAME', 3)    # to RGB: XLA's conv is faster
-  assert not use_taps((5, 5), (2, 2), 'SAME', 64)   # 3x3 windows either way
+def test_formulation_per_conv_library(monkeypatch):
+  from ganjax import xla_cpu  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv('XLA_FLAGS', '--xla_force_host_platform_device_count=8')   # YNNPACK
+  assert formulation((4, 4), (2, 2), 'SAME', 64) == 'taps'   # 2x2 windows instead of 3x3
+  assert formulation((5, 5), (2, 2), 'SAME', 64) == 'span'   # 3x3 windows either way
+  assert formulation((4, 4), (2, 2), 'SAME', 3) == 'span'    # to RGB: XLA's conv is faster
+  monkeypatch.setenv('XLA_FLAGS', xla_cpu.EIGEN_CONVS)
+  assert formulation((4, 4), (2, 2), 'SAME', 64) == formulation((5, 5), (2, 2), 'SAME',
+                                                                 64) == 'phases'
+  assert formulation((4, 4), (2, 2), 'SAME', 3) == 'span'
 
 
 def test_auto_picks_subpixel_on_cpu_only():

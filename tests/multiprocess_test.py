@@ -117,10 +117,12 @@ def test_dead_peer_ends_the_run_and_both_restart(tmp_path):
   restart = [_launch(workdir, 2, ['--coordinator', f'127.0.0.1:{port}', f'--process_id={i}',
                                   '--num_processes=2', f'--config.num_steps={end}',
                                   '--config.checkpoint_every=3']) for i in range(2)]
-  for p in restart:
+  # The unkilled reference runs alongside the restarted pair.
+  whole = _launch(tmp_path / 'whole', 4, [f'--config.num_steps={end}',
+                                          '--config.checkpoint_every=3'])
+  for p in restart + [whole]:
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err[-3000:]
-  _run(tmp_path / 'whole', 4, [f'--config.num_steps={end}', '--config.checkpoint_every=3'])
   for a, b in zip(jax.tree.leaves(_state_at(workdir, end)),
                   jax.tree.leaves(_state_at(tmp_path / 'whole', end))):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

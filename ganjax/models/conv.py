@@ -3,10 +3,11 @@
 lax.conv_transpose is a convolution of the stride-dilated input (lhs_dilation), and on
 CPU XLA differentiates such convolutions about 15x slower than plain ones. The same
 function is s_h * s_w stride-1 convolutions, one per output phase, each with a subset of
-the kernel taps (the sub-pixel decomposition); they run as one stride-1 convolution to
-s_h * s_w * C_out channels followed by depth-to-space: through XLA's convolution, or,
-where XLA:CPU differentiates that one slowly too, as a sum of matmuls over the taps
-(use_taps). The kernel stays (kh, kw, C_in, C_out), so checkpoints are shared.
+the kernel taps (the sub-pixel decomposition), computed one of three ways (`method`):
+'phases', one XLA convolution per phase; 'span', one stride-1 convolution to
+s_h * s_w * C_out channels over a window spanning every phase's taps, then depth-to-space;
+'taps', a sum of matmuls over the taps of tight windows. The kernel stays
+(kh, kw, C_in, C_out), so checkpoints are shared.
 
 A strided convolution's input gradient is such a transposed convolution: Conv keeps
 XLA's forward and kernel gradient and computes that one the same way (conv_input_grad).
@@ -20,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from ganjax import xla_cpu
 
 IMPLS = ('auto', 'xla', 'subpixel')
 DIMS = ('NHWC', 'HWIO', 'NHWC')
@@ -88,47 +91,64 @@ def conv_by_taps(x, kernel, pads):
              for p in range(kh) for q in range(kw))
 
 
-def use_taps(kernel_size, strides, padding, features):
-  """conv_by_taps for the phases' convolution, where measured faster on XLA:CPU: tight
-  windows (4x4 stride 2 layers; 1.4-3.7x faster with gradients at the configs' shapes)
-  and more than a few output channels (to 3 channels XLA's conv is faster)."""
-  return features >= 16 and any(_windows_differ(k, s, padding)
-                                for k, s in zip(kernel_size, strides))
+def formulation(kernel_size, strides, padding, features):
+  """subpixel_conv_transpose's method for a layer on XLA:CPU, as measured there: to a few
+  channels (an RGB image) 'span'; else, on Eigen's convolutions (xla_cpu), 'phases'
+  (cifar10_dcgan 8x8x128 -> 16x16x64 f+g 63 -> 25 ms, mnist_cgan's 7x7x129 -> 14x14x128
+  115 -> 26 ms, seed 003's last layer at 256 2.9 -> 1.8 s); on YNNPACK's, whose kernel
+  gradient of a small-window convolution over a large image is slow (24 s at 256),
+  'taps' where tight windows are smaller (4x4 stride 2), else 'span'."""
+  if features < 16:
+    return 'span'
+  if xla_cpu.eigen_convolutions():
+    return 'phases'
+  return 'taps' if any(_windows_differ(k, s, padding)
+                       for k, s in zip(kernel_size, strides)) else 'span'
 
 
-def subpixel_conv_transpose(x, kernel, strides, padding='SAME', taps=False):
+def subpixel_conv_transpose(x, kernel, strides, padding='SAME', method='span'):
   """Equals lax.conv_transpose(x, kernel, strides, padding, ('NHWC','HWIO','NHWC')).
 
   x [B, H, W, Cin], kernel [kh, kw, Cin, Cout] -> [B, H', W', Cout]. padding: 'SAME',
-  'VALID' or lax's explicit [(before, after)] * 2 for the dilated input. taps: tight
-  windows through conv_by_taps; else one spanning window through XLA's convolution.
+  'VALID' or lax's explicit [(before, after)] * 2 for the dilated input. method: 'span',
+  'taps' or 'phases' (module docstring).
   """
+  if method not in ('span', 'taps', 'phases'):
+    raise ValueError(f"method must be 'span', 'taps' or 'phases', got {method!r}")
   (kh, kw, cin, cout), (sh, sw), b = kernel.shape, strides, x.shape[0]
   if isinstance(padding, str):
     padding = [transpose_padding(k, s, padding) for k, s in ((kh, sh), (kw, sw))]
-  out_h, lo_h, reads_h, taps_h = _phase_taps(x.shape[1], kh, sh, padding[0], taps)
-  out_w, lo_w, reads_w, taps_w = _phase_taps(x.shape[2], kw, sw, padding[1], taps)
+  tight = method != 'span'
+  out_h, lo_h, reads_h, taps_h = _phase_taps(x.shape[1], kh, sh, padding[0], tight)
+  out_w, lo_w, reads_w, taps_w = _phase_taps(x.shape[2], kw, sw, padding[1], tight)
   wh, ww = taps_h.shape[1], taps_w.shape[1]
-  # Combined kernel [wh, ww, Cin, sh, sw, Cout]: tap (i, j) of phase (a, b), zero if none.
-  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))  # index -1 -> the zero row
-  combined = padded[taps_h.T[:, None, :, None], taps_w.T[None, :, None, :]]  # wh,ww,sh,sw,..
-  combined = combined.transpose(0, 1, 4, 2, 3, 5).reshape(wh, ww, cin, sh * sw * cout)
   qh, qw = -(-out_h // sh), -(-out_w // sw)
   span_h, span_w = qh + reads_h.max(), qw + reads_w.max()
   pads = [(-lo_h, span_h + wh - 1 - x.shape[1] + lo_h),
           (-lo_w, span_w + ww - 1 - x.shape[2] + lo_w)]
-  if taps:
-    y = conv_by_taps(x, combined, pads)
+  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))  # index -1 -> the zero row
+  if method == 'phases':
+    x = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    phases = [[lax.conv_general_dilated(
+        x[:, rh:rh + qh + wh - 1, rw:rw + qw + ww - 1], padded[th[:, None], tw[None, :]],
+        (1, 1), 'VALID', dimension_numbers=DIMS) for rw, tw in zip(reads_w, taps_w)]
+              for rh, th in zip(reads_h, taps_h)]
   else:
-    y = lax.conv_general_dilated(x, combined, (1, 1), pads, dimension_numbers=DIMS)
-  y = y.reshape(b, span_h, span_w, sh, sw, cout)
-  phases = [[y[:, rh:rh + qh, rw:rw + qw, i, j] for j, rw in enumerate(reads_w)]
-            for i, rh in enumerate(reads_h)]
+    # Combined kernel [wh, ww, Cin, sh, sw, Cout]: tap (i, j) of phase (a, b), 0 if none.
+    combined = padded[taps_h.T[:, None, :, None], taps_w.T[None, :, None, :]]
+    combined = combined.transpose(0, 1, 4, 2, 3, 5).reshape(wh, ww, cin, sh * sw * cout)
+    if method == 'taps':
+      y = conv_by_taps(x, combined, pads)
+    else:
+      y = lax.conv_general_dilated(x, combined, (1, 1), pads, dimension_numbers=DIMS)
+    y = y.reshape(b, span_h, span_w, sh, sw, cout)
+    phases = [[y[:, rh:rh + qh, rw:rw + qw, i, j] for j, rw in enumerate(reads_w)]
+              for i, rh in enumerate(reads_h)]
   y = jnp.stack([jnp.stack(row, axis=3) for row in phases], axis=2)  # [B, qh, sh, qw, sw, C]
   return y.reshape(b, qh * sh, qw * sw, cout)[:, :out_h, :out_w]
 
 
-def conv_input_grad(dy, kernel, strides, pads, in_hw, taps=False):
+def conv_input_grad(dy, kernel, strides, pads, in_hw, method='span'):
   """The input gradient of lax.conv_general_dilated(x, kernel, strides, pads) (NHWC/HWIO)
   at cotangent dy [B, H', W', Cout] -> [B, H, W, Cin] = in_hw, without lhs dilation."""
   tpads = []
@@ -136,7 +156,7 @@ def conv_input_grad(dy, kernel, strides, pads, in_hw, taps=False):
     before = k - 1 - lo
     tpads.append((before, n_in + k - 2 - (n_out - 1) * s - before))
   flipped = kernel[::-1, ::-1].swapaxes(2, 3)
-  return subpixel_conv_transpose(dy, flipped, strides, tpads, taps)
+  return subpixel_conv_transpose(dy, flipped, strides, tpads, method)
 
 
 def subpixel_input_grad(strides, in_features):
@@ -148,21 +168,21 @@ def subpixel_input_grad(strides, in_features):
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def strided_conv(x, kernel, strides, pads, taps=False):
+def strided_conv(x, kernel, strides, pads, method='span'):
   """lax.conv_general_dilated(x, kernel, strides, pads) (NHWC/HWIO) whose input gradient
   is conv_input_grad: [B, H, W, Cin], [kh, kw, Cin, Cout] -> [B, H', W', Cout]."""
   return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=DIMS)
 
 
-def _strided_conv_fwd(x, kernel, strides, pads, taps):
-  return strided_conv(x, kernel, strides, pads, taps), (x, kernel)
+def _strided_conv_fwd(x, kernel, strides, pads, method):
+  return strided_conv(x, kernel, strides, pads, method), (x, kernel)
 
 
-def _strided_conv_bwd(strides, pads, taps, residuals, dy):
+def _strided_conv_bwd(strides, pads, method, residuals, dy):
   x, kernel = residuals
   conv = lambda k: lax.conv_general_dilated(x, k, strides, pads, dimension_numbers=DIMS)
   dkernel, = jax.vjp(conv, kernel)[1](dy)
-  return conv_input_grad(dy, kernel, strides, pads, x.shape[1:3], taps), dkernel
+  return conv_input_grad(dy, kernel, strides, pads, x.shape[1:3], method), dkernel
 
 
 strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
@@ -190,8 +210,8 @@ class Conv(nn.Module):
     cin, impl = x.shape[-1], resolve_impl(self.impl)
     if strides != (1, 1) and impl == 'subpixel' and (
         self.impl == 'subpixel' or subpixel_input_grad(strides, cin)):
-      taps = use_taps(self.kernel_size, strides, self.padding, cin)
-      y = strided_conv(x, kernel, strides, pads, taps)
+      method = formulation(self.kernel_size, strides, self.padding, cin)
+      y = strided_conv(x, kernel, strides, pads, method)
     else:
       y = lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=DIMS)
     if self.use_bias:
@@ -219,8 +239,8 @@ class ConvTranspose(nn.Module):
     if resolve_impl(self.impl) == 'xla' or strides == (1, 1):
       y = lax.conv_transpose(x, kernel, strides, self.padding, dimension_numbers=DIMS)
     else:
-      taps = use_taps(self.kernel_size, strides, self.padding, self.features)
-      y = subpixel_conv_transpose(x, kernel, strides, self.padding, taps)
+      method = formulation(self.kernel_size, strides, self.padding, self.features)
+      y = subpixel_conv_transpose(x, kernel, strides, self.padding, method)
     if self.use_bias:
       y = y + self.param('bias', self.bias_init, (self.features,))
     return y
