@@ -1,9 +1,12 @@
 """Test set-up: 8 simulated CPU devices, and small shared fixtures."""
 
+import atexit
 import contextlib
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 import types
 
 # Must precede the first jax import: sharding tests need several devices.
@@ -12,6 +15,12 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Tests compare numbers, not speed: skipping most XLA passes halves compile times. The
 # variable also reaches the CLI subprocesses the tests start.
 os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
+# The CLI runs the tests start compile the same small programs again and again: one
+# on-disk cache for the session (its key covers XLA_FLAGS and the optimization level).
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='ganjax-xla-')
+  atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], True)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.2')
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
