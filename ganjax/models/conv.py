@@ -188,9 +188,8 @@ def _strided_conv_bwd(strides, pads, method, residuals, dy):
 strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
 
 
-class Conv(nn.Module):
-  """nn.Conv's parameters and function for D's convolutions ('SAME'/'VALID'); on the
-  subpixel formulation its input gradient avoids XLA's lhs-dilated convolution."""
+class _ConvFields(nn.Module):
+  """The fields nn.Conv and nn.ConvTranspose share, plus impl (auto | xla | subpixel)."""
   features: int
   kernel_size: Sequence[int]
   strides: Sequence[int] = (1, 1)
@@ -199,6 +198,11 @@ class Conv(nn.Module):
   kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
   bias_init: Callable[..., Any] = nn.initializers.zeros
   impl: str = 'auto'
+
+
+class Conv(_ConvFields):
+  """nn.Conv's parameters and function for D's convolutions ('SAME'/'VALID'); on the
+  subpixel formulation its input gradient avoids XLA's lhs-dilated convolution."""
 
   @nn.compact
   def __call__(self, x):
@@ -219,16 +223,8 @@ class Conv(nn.Module):
     return y
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(_ConvFields):
   """nn.ConvTranspose's parameters and function ('SAME'/'VALID'), two formulations."""
-  features: int
-  kernel_size: Sequence[int]
-  strides: Sequence[int] = (1, 1)
-  padding: str = 'SAME'
-  use_bias: bool = True
-  kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
-  bias_init: Callable[..., Any] = nn.initializers.zeros
-  impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x):
