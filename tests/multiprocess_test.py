@@ -83,14 +83,20 @@ def _state_at(workdir, step):
 def test_two_process_checkpoint_restores_on_other_device_counts(runs, tmp_path):
   """Saved by 2 processes x 2 devices; continued on 1 x 1 and on 1 x 8 devices."""
   subprocess.run(['cp', '-r', str(runs / 'single'), str(tmp_path / 'reference')], check=True)
-  _run(tmp_path / 'reference', 4, ['--config.num_steps=9'])
-  want = _state_at(tmp_path / 'reference', 9)
-  for devices in (1, 8):
+  procs = {'reference': _launch(tmp_path / 'reference', 4, ['--config.num_steps=9'])}
+  for devices in (1, 8):   # the three continuations run side by side
     workdir = tmp_path / f'on{devices}'
     subprocess.run(['cp', '-r', str(runs / 'multi'), str(workdir)], check=True)
-    err = _run(workdir, devices, ['--config.num_steps=9'])
-    assert 'resumed from the checkpoint at step 6' in err
-    for a, b in zip(jax.tree.leaves(_state_at(workdir, 9)), jax.tree.leaves(want)):
+    procs[f'on{devices}'] = _launch(workdir, devices, ['--config.num_steps=9'])
+  errs = {}
+  for name, proc in procs.items():
+    _, errs[name] = proc.communicate(timeout=300)
+    assert proc.returncode == 0, errs[name][-3000:]
+  want = _state_at(tmp_path / 'reference', 9)
+  for devices in (1, 8):
+    assert 'resumed from the checkpoint at step 6' in errs[f'on{devices}']
+    for a, b in zip(jax.tree.leaves(_state_at(tmp_path / f'on{devices}', 9)),
+                    jax.tree.leaves(want)):
       np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
