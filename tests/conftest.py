@@ -16,7 +16,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # variable also reaches the CLI subprocesses the tests start.
 os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
 # The CLI runs the tests start compile the same small programs again and again: one
-# on-disk cache for the session (its key covers XLA_FLAGS and the optimization level).
+# on-disk cache for the session, shared by its xdist workers (they inherit this
+# environment); its key covers XLA_FLAGS and the optimization level.
 if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='ganjax-xla-')
   atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], True)
