@@ -93,11 +93,12 @@ def conv_by_taps(x, kernel, pads):
 
 def formulation(kernel_size, strides, padding, features):
   """subpixel_conv_transpose's method for a layer on XLA:CPU, as measured there: to a few
-  channels (an RGB image) 'span'; else, on Eigen's convolutions (xla_cpu), 'phases'
-  (cifar10_dcgan 8x8x128 -> 16x16x64 f+g 63 -> 25 ms, mnist_cgan's 7x7x129 -> 14x14x128
-  115 -> 26 ms, seed 003's last layer at 256 2.9 -> 1.8 s); on YNNPACK's, whose kernel
-  gradient of a small-window convolution over a large image is slow (24 s at 256),
-  'taps' where tight windows are smaller (4x4 stride 2), else 'span'."""
+  channels (an RGB image) 'span' (cifar10_dcgan's last layer f+g 36 -> 14 ms vs phases);
+  else, on Eigen's convolutions (xla_cpu), 'phases' (span -> phases, f+g at batch 128:
+  cifar10_dcgan 8x8x128 -> 16x16x64 53 -> 37 ms, mnist_cgan's 7x7x129 -> 14x14x128
+  84 -> 42 ms, folder_dcgan64's 16x16x128 -> 32x32x64 206 -> 151 ms); on YNNPACK's,
+  whose kernel gradient of a small-window convolution over a large image is slow (24 s
+  at 256), 'taps' where tight windows are smaller (4x4 stride 2), else 'span'."""
   if features < 16:
     return 'span'
   if xla_cpu.eigen_convolutions():
