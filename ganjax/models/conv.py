@@ -29,7 +29,11 @@ DIMS = ('NHWC', 'HWIO', 'NHWC')
 
 
 def resolve_impl(impl, platform=None):
-  """'auto' -> the measured-faster formulation for the platform (subpixel on CPU)."""
+  """'auto' -> the measured-faster formulation for the platform (subpixel on CPU).
+
+  A fixed rule from benchmarks/, not a timing at start-up: the formulations agree only to
+  float rounding, and a timed choice that flipped between a run and its resume (the
+  machine's speed drifts) would break bit-identical resume."""
   if impl not in IMPLS:
     raise ValueError(f'unknown conv_impl {impl!r}; use one of {IMPLS}')
   if impl != 'auto':
