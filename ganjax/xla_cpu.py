@@ -9,8 +9,8 @@ well, where YNNPACK's kernel gradient of those is slow. Matmuls stay on YNNPACK.
 
 import os
 
-EIGEN_CONVS = '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'
 _YNN_TYPES = 'xla_cpu_experimental_ynn_fusion_type'
+EIGEN_CONVS = f'--{_YNN_TYPES}=-individual_convolution'
 
 
 def prefer_eigen_convolutions(environ=os.environ):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import MNIST_DIR, REPO
+from conftest import MNIST_DIR, REPO, finish, start
 
 TRAIN = ['-m', 'experiments.train', '--config=configs/mnist_mlp.py',
          f'--config.data.dir={MNIST_DIR}', '--config.data.split=test']
@@ -104,14 +104,14 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path):
   workdir = str(tmp_path / 'run')
   args = [sys.executable, *TRAIN, f'--workdir={workdir}', '--config.num_steps=100000',
           '--config.log_every=10', '--config.checkpoint_every=50000']
-  proc = subprocess.Popen(args, cwd=REPO, stderr=subprocess.PIPE, text=True)
+  proc = start(args, cwd=REPO)
   deadline = time.time() + 120
   while not os.path.exists(f'{workdir}/metrics.jsonl') or not open(
       f'{workdir}/metrics.jsonl').read():
     assert time.time() < deadline and proc.poll() is None
     time.sleep(0.2)
   proc.send_signal(signal.SIGTERM)
-  _, err = proc.communicate(timeout=120)
+  err = finish(proc, timeout=120)
   assert proc.returncode == 0, err[-2000:]
   assert 'stopped by signal' in err
   steps = [int(s) for s in os.listdir(f'{workdir}/checkpoints') if s.isdigit()]

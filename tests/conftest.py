@@ -5,6 +5,7 @@ import contextlib
 import importlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import types
@@ -44,6 +45,22 @@ def small_config():
   c.data.dir = MNIST_DIR
   c.data.split = 'test'
   return c
+
+
+def start(cmd, **kwargs):
+  """subprocess.Popen(cmd, **kwargs) with stderr in a temporary file: a pipe nobody reads
+  while the test waits can fill and stall the process (and a peer waiting on it)."""
+  log = tempfile.TemporaryFile('w+')
+  proc = subprocess.Popen(cmd, stderr=log, text=True, **kwargs)
+  proc.stderr_file = log
+  return proc
+
+
+def finish(proc, timeout=None):
+  """Waits for a start()-ed process; returns its stderr."""
+  proc.wait(timeout=timeout)
+  proc.stderr_file.seek(0)
+  return proc.stderr_file.read()
 
 
 def write_cifar_bins(directory, per_file=8, seed=0):

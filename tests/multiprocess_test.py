@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, REPO
+from conftest import MNIST_DIR, REPO, finish, start
 from ganjax import run_config
 from ganjax.checkpoint import Checkpointer
 from ganjax.experiment import Experiment
@@ -30,9 +30,8 @@ def _free_port():
 
 def _launch(workdir, devices, extra=()):
   env = {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
-  return subprocess.Popen([sys.executable, *ARGS, f'--workdir={workdir}', *extra], cwd=REPO,
-                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+  return start([sys.executable, *ARGS, f'--workdir={workdir}', *extra], cwd=REPO, env=env,
+               stdout=subprocess.DEVNULL)
 
 
 def _final_state(workdir):
@@ -52,7 +51,7 @@ def runs(tmp_path_factory):
            for i in range(2)]
   procs.append(_launch(root / 'single', 4))
   for p in procs:
-    _, err = p.communicate(timeout=300)
+    err = finish(p, timeout=300)
     assert p.returncode == 0, err[-3000:]
   return root
 
@@ -68,7 +67,7 @@ def test_two_processes_match_one_process(runs):
 
 def _run(workdir, devices, extra=()):
   proc = _launch(workdir, devices, extra)
-  _, err = proc.communicate(timeout=300)
+  err = finish(proc, timeout=300)
   assert proc.returncode == 0, err[-3000:]
   return err
 
@@ -90,7 +89,7 @@ def test_two_process_checkpoint_restores_on_other_device_counts(runs, tmp_path):
     procs[f'on{devices}'] = _launch(workdir, devices, ['--config.num_steps=9'])
   errs = {}
   for name, proc in procs.items():
-    _, errs[name] = proc.communicate(timeout=300)
+    errs[name] = finish(proc, timeout=300)
     assert proc.returncode == 0, errs[name][-3000:]
   want = _state_at(tmp_path / 'reference', 9)
   for devices in (1, 8):
@@ -114,9 +113,9 @@ def test_dead_peer_ends_the_run_and_both_restart(tmp_path):
     assert time.time() < deadline and procs[0].poll() is None
     time.sleep(0.2)
   procs[1].kill()
-  procs[1].communicate()
+  procs[1].wait()
   t = time.time()
-  _, err = procs[0].communicate(timeout=120)   # a hang fails here
+  err = finish(procs[0], timeout=120)   # a hang fails here
   assert procs[0].returncode != 0 and time.time() - t < 120, err[-2000:]
   end = max(int(d) for d in os.listdir(checkpoints) if d.isdigit()) + 6
   port = _free_port()
@@ -127,7 +126,7 @@ def test_dead_peer_ends_the_run_and_both_restart(tmp_path):
   whole = _launch(tmp_path / 'whole', 4, [f'--config.num_steps={end}',
                                           '--config.checkpoint_every=3'])
   for p in restart + [whole]:
-    _, err = p.communicate(timeout=300)
+    err = finish(p, timeout=300)
     assert p.returncode == 0, err[-3000:]
   for a, b in zip(jax.tree.leaves(_state_at(workdir, end)),
                   jax.tree.leaves(_state_at(tmp_path / 'whole', end))):

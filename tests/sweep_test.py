@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, REPO
+from conftest import MNIST_DIR, REPO, finish, start
 from ganjax import run_config, sweep, train, vectorized
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
@@ -93,24 +93,22 @@ def test_sweep_killed_mid_point_resumes_to_the_uninterrupted_result(tmp_path):
           '--config.num_steps=240', '--config.checkpoint_every=8']
   whole, cut = str(tmp_path / 'whole'), str(tmp_path / 'cut')
   # The uninterrupted sweep runs alongside (it only has to finish before the comparison).
-  uncut = subprocess.Popen(args + [f'--workdir={whole}'], cwd=REPO, stderr=subprocess.PIPE,
-                           text=True)
-  proc = subprocess.Popen(args + [f'--workdir={cut}'], cwd=REPO, stderr=subprocess.PIPE,
-                          text=True)
+  uncut = start(args + [f'--workdir={whole}'], cwd=REPO)
+  proc = start(args + [f'--workdir={cut}'], cwd=REPO)
   second = os.path.join(cut, 'base', 'seed_1', 'checkpoints')
   deadline = time.time() + 240
   while not (os.path.isdir(second) and [d for d in os.listdir(second) if d.isdigit()]):
     assert time.time() < deadline and proc.poll() is None, 'the sweep ended too early'
     time.sleep(0.2)
   proc.send_signal(signal.SIGTERM)
-  _, err = proc.communicate(timeout=240)
+  err = finish(proc, timeout=240)
   assert proc.returncode == 0 and 'sweep stopped' in err, err[-2000:]
   _, cut_step = _params(os.path.join(cut, 'base', 'seed_1'))
   assert 8 <= cut_step < 240
   out = subprocess.run(args + [f'--workdir={cut}'], cwd=REPO, capture_output=True,
                        text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-2000:]
-  _, err = uncut.communicate(timeout=600)
+  err = finish(uncut, timeout=600)
   assert uncut.returncode == 0, err[-2000:]
   for seed in range(2):
     a, _ = _params(os.path.join(whole, 'base', f'seed_{seed}'))
