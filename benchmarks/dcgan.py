@@ -1,4 +1,6 @@
-r"""The DCGAN configs (seeds 004, 001, 003): ganjax's training chunk vs plain PyTorch and TF.
+r"""The DCGAN configs (seeds 004, 001, 003) and the modern objectives on cifar10's DCGAN
+(WGAN-GP: a gradient of a gradient; hinge + spectral norm): ganjax's training chunk vs
+plain PyTorch (and TF for seed 004).
 
 python -m benchmarks.dcgan --steps=20 --ops --json=runs/bench_dcgan.json
 
@@ -29,7 +31,8 @@ from benchmarks.harness import (child, num_cores, run_ceiling, spawn, step_flops
 
 # --models name -> (config module, data.image_size to set; 0: the config's own).
 MODELS = {'mnist_dcgan': ('mnist_dcgan', 0), 'cifar10_dcgan': ('cifar10_dcgan', 0),
-          'folder_dcgan64': ('folder_dcgan64', 64), 'folder_dcgan256': ('folder_dcgan', 256)}
+          'folder_dcgan64': ('folder_dcgan64', 64), 'folder_dcgan256': ('folder_dcgan', 256),
+          'cifar10_wgan_gp': ('cifar10_wgan_gp', 0), 'cifar10_hinge_sn': ('cifar10_hinge_sn', 0)}
 CONTENDERS = ('ceiling', 'ganjax', 'torch', 'tf', 'ops')
 DATA_BATCHES = 4   # random images resident: 4 x batch
 OP_COLS = ('jax_fwd_ms', 'jax_grad_ms', 'jax_scan_grad_ms', 'ganjax_fwd_ms', 'ganjax_grad_ms',
@@ -56,7 +59,7 @@ def run_ganjax(args):
   from ganjax.experiment import Experiment
   config = load_config(args.models[0], args)
   exp, batch = Experiment(config), config.batch_size
-  k, s, b, n = config.d_steps, config.steps_per_dispatch, exp.real_batch, DATA_BATCHES * batch
+  k, s, b, n = exp.batches_per_step, config.steps_per_dispatch, exp.real_batch, DATA_BATCHES * batch
   images = np.random.default_rng(0).integers(0, 256, (n, *exp.image_shape), dtype=np.uint8)
   fns, done = exp.step_fns(), 0
   chunk = exp.par.compile_chunk(fns.train_step, resident=True,
@@ -132,8 +135,9 @@ def torch_models(config, image_shape):
       feat //= 2
     g += [up(feat, c, 4, 2, False), nn.Tanh()]
     d, cin, feat, h = [], c, dm.base_features, size
-    while h > 4:   # BN after every strided conv but the first
-      d += [nn.Conv2d(cin, feat, 4, 2, 1, bias=False)] + [nn.BatchNorm2d(feat)] * bool(d)
+    while h > 4:   # BN after every strided conv but the first (unless batch_norm=False)
+      bn = bool(d) and dm.get('batch_norm', True)
+      d += [nn.Conv2d(cin, feat, 4, 2, 1, bias=False)] + [nn.BatchNorm2d(feat)] * bn
       d += [nn.LeakyReLU(dm.negative_slope)]
       cin, feat, h = feat, feat * 2, h // 2
     d += [nn.Conv2d(cin, 1, 4, 1, 0, bias=False), nn.Flatten()]
@@ -146,13 +150,51 @@ def torch_models(config, image_shape):
     d = strided_d(dm.kernels)
   else:
     raise ValueError(f'no torch version of model.name={m.name!r}')
-  return nn.Sequential(*g), nn.Sequential(*d)
+  nets = nn.Sequential(*g), nn.Sequential(*d)
+  for net, cfg in zip(nets, (gm, dm)):   # torch's SN: a power iteration per training forward
+    if cfg.get('spectral_norm', False):
+      for layer in list(net.modules()):
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+          nn.utils.parametrizations.spectral_norm(layer)
+  return nets
+
+
+def torch_objective(config):
+  """(d_loss(r, f), g_loss(f), penalty(D, real, fake)) in torch for config.loss / reg."""
+  import torch
+  import torch.nn.functional as F
+  name, reg, label = config.loss.get('name', 'bce'), config.reg, config.loss.real_label
+  if name == 'bce':
+    bce = F.binary_cross_entropy_with_logits
+    d_loss = lambda r, f: 0.5 * (bce(r, torch.full_like(r, label)) + bce(f, torch.zeros_like(f)))
+    g_loss = lambda f: bce(f, torch.ones_like(f))
+  elif name == 'hinge':
+    d_loss, g_loss = lambda r, f: F.relu(1 - r).mean() + F.relu(1 + f).mean(), lambda f: -f.mean()
+  elif name == 'wasserstein':
+    d_loss, g_loss = lambda r, f: f.mean() - r.mean(), lambda f: -f.mean()
+  else:
+    raise ValueError(f'no torch version of loss.name={name!r}')
+
+  def penalty(D, real, fake):
+    total = 0.0
+    if reg.gp:   # WGAN-GP on interpolates: a gradient of a gradient
+      eps = torch.rand(real.shape[0], 1, 1, 1)
+      x = (eps * real + (1 - eps) * fake).requires_grad_(True)
+      grad, = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+      total = total + reg.gp * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    if reg.r1:
+      x = real.detach().requires_grad_(True)
+      grad, = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+      total = total + 0.5 * reg.r1 * grad.flatten(1).pow(2).sum(1).mean()
+    return total
+  return d_loss, g_loss, penalty
 
 
 def run_torch(args):
   """The same models in a plain PyTorch loop: k D updates on [real; fake.detach()] (or
   seed 003's real-half then fake-half updates), then a G update; or, for
-  updates='simultaneous', seed 004's step (both gradients from one forward pass)."""
+  updates='simultaneous', seed 004's step (both gradients from one forward pass). The
+  config's loss, gradient penalty / R1 and spectral norm (torch's parametrization)."""
   import torch
   from ganjax import input_pipeline
   torch.set_num_threads(num_cores())
@@ -166,7 +208,8 @@ def run_torch(args):
   rb, n, bce = batch // 2 if separate else batch, DATA_BATCHES * batch, torch.nn.BCEWithLogitsLoss()
   images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8)
   y_real, y_fake = torch.full((rb, 1), config.loss.real_label), torch.zeros(rb, 1)
-  y_both, y_g = torch.cat([y_real, y_fake]), torch.ones(batch, 1)
+  y_g = torch.ones(batch, 1)
+  d_loss, g_loss, penalty = torch_objective(config)
 
   def update(opt, loss):
     opt.zero_grad()
@@ -196,8 +239,9 @@ def run_torch(args):
         update(opt_d, bce(D(real), y_real))
         update(opt_d, bce(D(fake.detach()), y_fake))
       else:
-        update(opt_d, bce(D(torch.cat([real, fake.detach()])), y_both))
-    update(opt_g, bce(D(G(torch.randn(batch, latent))), y_g))
+        out = D(torch.cat([real, fake.detach()]))
+        update(opt_d, d_loss(out[:rb], out[rb:]) + penalty(D, real, fake.detach()))
+    update(opt_g, g_loss(D(G(torch.randn(batch, latent)))))
 
   for _ in range(max(1, args.warmup)):
     step()

@@ -37,8 +37,8 @@ def step_flops(exp):
   """XLA's cost-analysis FLOPs of one ganjax train step of Experiment `exp` (jitted alone)."""
   import jax
   import jax.numpy as jnp
-  c = exp.config
-  x = jax.ShapeDtypeStruct((c.d_steps, exp.real_batch, *exp.image_shape), jnp.float32)
+  x = jax.ShapeDtypeStruct((exp.batches_per_step, exp.real_batch, *exp.image_shape),
+                           jnp.float32)
   compiled = jax.jit(exp.step_fns().train_step).lower(exp.init_state(), x, None).compile()
   cost = compiled.cost_analysis()
   return float((cost[0] if isinstance(cost, (list, tuple)) else cost)['flops'])

@@ -47,7 +47,7 @@ def run_layout(args):
   from ganjax.parallel import to_host
   config = _config(args.models, args)
   exp = Experiment(config)
-  k, s, b = config.d_steps, config.steps_per_dispatch, exp.real_batch
+  k, s, b = exp.batches_per_step, config.steps_per_dispatch, exp.real_batch
   n = 4 * config.batch_size
   images = np.random.default_rng(0).integers(0, 256, (n, *exp.image_shape), dtype=np.uint8)
   data = exp.par.put_data({'images': images})

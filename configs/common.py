@@ -4,8 +4,8 @@ import ml_collections
 
 
 def adam(learning_rate=2e-4, b1=0.5, b2=0.999):
-  """An optimizer entry: Adam with DCGAN's defaults."""
-  return dict(learning_rate=learning_rate, b1=b1, b2=b2)
+  """An optimizer entry: Adam with DCGAN's defaults (name='rmsprop' uses learning_rate)."""
+  return dict(name='adam', learning_rate=learning_rate, b1=b1, b2=b2)
 
 
 def data(name, **overrides):
@@ -21,6 +21,7 @@ def data(name, **overrides):
   d.resize = 'crop'        # folder: crop (center square) | pad (to a square)
   d.holdout = 0.0          # folder: seeded fraction held out as the 'test' split
   d.num_classes = 0        # folder: classes when the folder is not at hand (summary)
+  d.sampling = 'epochs'    # epochs (seeded permutations) | replacement (seed 001's randint)
   d.update(overrides)
   return d
 
@@ -45,6 +46,39 @@ def helper_task(task, dataset, *, num_steps, model, **fields):
   return c
 
 
+def loss(**overrides):
+  """The adversarial loss fields (losses.py)."""
+  return dict(dict(
+      name='bce',                # bce | hinge | wasserstein | least_squares | relativistic
+      generator='non_saturating',  # bce: non_saturating | minimax
+      real_label=0.9,            # bce: D's target for reals
+      relativistic='average',    # relativistic: average (RaGAN) | paired (RpGAN)
+      ls_a=0.0, ls_b=1.0, ls_c=1.0,  # least_squares: fake, real and G targets
+      clip=0.0), **overrides)    # > 0: clip D's params to [-clip, clip] (original WGAN)
+
+
+def reg(**overrides):
+  """D's regularizers (regularizers.py), each off at 0."""
+  return dict(dict(
+      gp=0.0,                    # λ of WGAN-GP's penalty on interpolates (10)
+      gp_one_sided=False,        # penalize only norms above 1
+      r1=0.0, r2=0.0,            # γ of R1 (reals) / R2 (fakes): γ/2 E||∇D||²
+      r1_every=1,                # lazy R1/R2: every k D updates, scaled by k (StyleGAN2: 16)
+      lecam=0.0,                 # λ of LeCam's penalty (CIFAR-10: 0.3)
+      lecam_decay=0.99,          # its EMAs' decay
+      lecam_start=1000), **overrides)   # G steps before it applies
+
+
+def augment(**overrides):
+  """Differentiable augmentation of D's inputs (augment.py); off with an empty policy."""
+  return dict(dict(
+      policy='',                 # comma list of color, translation, cutout
+      p=1.0,                     # probability per function and sample (adaptive: the start)
+      adaptive=False,            # ADA: adjust p towards E[sign D(x_real)] = target
+      target=0.6, adjust_every=4,  # ADA's target and interval (G steps)
+      kimg=500.0), **overrides)  # ADA's speed: p moves by at most 1 per kimg*1000 reals
+
+
 def base(*, model, data_config, optimizer=None, **overrides):
   """The training loop's fields around a model and data config."""
   c = ml_collections.ConfigDict()
@@ -54,6 +88,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.d_steps = 1                 # k D updates per G update
   c.d_batch = 'combined'        # combined: one D update on [real; fake]; separate: seed 003
   c.updates = 'alternating'     # D then G on fresh latents; simultaneous: seed 004, one pass
+  c.fakes_for_d = 'train'       # G's BN mode for D's fakes; inference: Keras' predict (seed 001)
   c.ema_decay = 0.0             # > 0 (e.g. 0.999): EMA of G's weights, used to sample
   c.parallel = 'jit'            # jit | pmap
   c.conv_impl = 'auto'          # transposed convs: auto (subpixel on CPU) | xla | subpixel
@@ -61,6 +96,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.unroll_steps = False        # one program per step: conv models on CPU need it (parallel.py)
   c.log_every = 100
   c.sample_every = 1000
+  c.sample_grid = 10            # samples/ grids are N x N
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   c.eval_every = 0              # > 0: score samples every N steps, keep the best in WORKDIR/best
@@ -71,7 +107,12 @@ def base(*, model, data_config, optimizer=None, **overrides):
       inception_weights='',     # inception space: the pt_inception-2015-12-05 weights file
       best_metric='auto'))      # the metric WORKDIR/best is kept by; auto: [domain_]fid
   c.model = ml_collections.ConfigDict(model)
-  c.loss = ml_collections.ConfigDict(dict(generator='non_saturating', real_label=0.9))
+  for net in ('generator', 'discriminator'):   # every model takes the flag
+    if 'spectral_norm' not in c.model[net]:
+      c.model[net].spectral_norm = False
+  c.loss = ml_collections.ConfigDict(loss())
+  c.reg = ml_collections.ConfigDict(reg())
+  c.augment = ml_collections.ConfigDict(augment())
   opt = optimizer or adam()
   c.optimizer = ml_collections.ConfigDict(dict(g=dict(opt), d=dict(opt)))
   c.data = data_config

@@ -5,6 +5,7 @@ Nothing on disk is ever deleted by this module except through Orbax's own
 WORKDIR/corrupt_checkpoints/ and the next newest one is tried.
 """
 
+import dataclasses
 import os
 import shutil
 import time
@@ -30,7 +31,8 @@ class Checkpointer:
     self.directory = checkpoint_dir(workdir, subdir)
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
                                            read_only=read_only)
-    self.manager = ocp.CheckpointManager(self.directory, options=options)
+    self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                         item_handlers=ocp.StandardCheckpointHandler())
 
   def steps(self):
     """Saved steps, oldest first."""
@@ -69,7 +71,26 @@ class Checkpointer:
 
   def _restore(self, step, target):
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-    return self.manager.restore(int(step), args=ocp.args.StandardRestore(abstract))
+    new = self._fields_newer_than(step, abstract)
+    if not new:
+      return self.manager.restore(int(step), args=ocp.args.StandardRestore(abstract))
+    # A checkpoint from before these (empty) state fields existed: restore the rest.
+    kept = {f.name: getattr(abstract, f.name) for f in dataclasses.fields(abstract)
+            if f.name not in new}
+    restored = self.manager.restore(int(step), args=ocp.args.StandardRestore(kept))
+    return target.replace(**restored)
+
+  def _fields_newer_than(self, step, abstract):
+    """Fields of a dataclass state that hold no arrays and that the checkpoint at `step`
+    predates (state fields added since, unused by this run)."""
+    if not dataclasses.is_dataclass(abstract):
+      return []
+    metadata = self.manager.item_metadata(int(step))
+    saved = getattr(metadata, 'tree', metadata)
+    if not hasattr(saved, 'keys'):
+      return []
+    return [f.name for f in dataclasses.fields(abstract) if f.name not in saved
+            and not jax.tree.leaves(getattr(abstract, f.name))]
 
   def _set_aside(self, step):
     if jax.process_index() == 0:

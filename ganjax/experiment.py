@@ -4,12 +4,12 @@ import functools
 
 import jax
 
-from ganjax import input_pipeline, run_config, summary
+from ganjax import augment, input_pipeline, losses, regularizers, run_config, summary
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.parallel import DataParallel
 from ganjax.state import init_state, make_optimizer
-from ganjax.train_step import StepConfig, make_step_fns, real_batch_size
+from ganjax.train_step import StepConfig, batches_per_step, make_step_fns, real_batch_size
 
 
 class Experiment:
@@ -43,17 +43,33 @@ class Experiment:
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
                                                        sharding=self.par.replicated), shapes)
 
+  def step_config(self):
+    """The train step's static knobs, from the config."""
+    c = self.config
+    return StepConfig(
+        latent_dim=c.model.latent_dim, global_batch=c.batch_size, d_steps=c.d_steps,
+        d_batch=c.d_batch, update=c.get('updates', 'alternating'),
+        loss=losses.LossConfig.from_config(c.loss),
+        reg=regularizers.RegConfig.from_config(c.get('reg', {}), c.loss.get('clip', 0.0)),
+        aug=augment.AugmentConfig.from_config(c.get('augment', {})),
+        fakes_for_d=c.get('fakes_for_d', 'train'), num_classes=self.num_classes,
+        ema_decay=float(c.get('ema_decay', 0.0)), axis_name=self.par.axis_name)
+
+  @property
+  def batches_per_step(self):
+    """Real batches each step reads (k D updates, and G's own for relativistic losses)."""
+    return batches_per_step(self.step_config())
+
+  def sampler(self, num_examples):
+    """The IndexSampler of this run's real batches over `num_examples` examples."""
+    return input_pipeline.IndexSampler(
+        self.config.seed, num_examples, self.real_batch, self.batches_per_step,
+        self.config.data.get('sampling', 'epochs'))
+
   def step_fns(self):
     """The pure train step and its D / G halves for this config (not yet jitted)."""
-    c = self.config
-    cfg = StepConfig(latent_dim=c.model.latent_dim, global_batch=c.batch_size,
-                     d_steps=c.d_steps, d_batch=c.d_batch, update=c.get('updates', 'alternating'),
-                     generator_loss=c.loss.generator,
-                     real_label=c.loss.real_label, num_classes=self.num_classes,
-                     ema_decay=float(c.get('ema_decay', 0.0)),
-                     axis_name=self.par.axis_name)
-    return make_step_fns(cfg, self.generator, self.discriminator, self.g_tx, self.d_tx,
-                         self.par.constrain)
+    return make_step_fns(self.step_config(), self.generator, self.discriminator, self.g_tx,
+                         self.d_tx, self.par.constrain)
 
   def load_dataset(self):
     """Loads the training data and checks it matches what the models were built for."""

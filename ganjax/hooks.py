@@ -17,7 +17,6 @@ from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.parallel import to_host
 
-GRID_SIDE = 10  # samples/ grids are 10 x 10
 
 
 class StopFlag:
@@ -103,12 +102,14 @@ class Evaluator:
 
 
 def sampler_fn(exp, workdir, is_main):
-  """Returns sample(run_state, step): a 10x10 grid from fixed noise -> samples/."""
-  n = GRID_SIDE * GRID_SIDE
+  """Returns sample(run_state, step): a sample_grid x sample_grid grid (10 x 10 unless the
+  config says) from fixed noise -> samples/."""
+  side = exp.config.get('sample_grid', 10)
+  n = side * side
   z = sampling.fixed_latents(exp.config.seed, n, exp.config.model.latent_dim)
   labels = None
   if exp.num_classes:  # one row per class, as many rows as fit
-    labels = np.repeat(np.arange(GRID_SIDE) % exp.num_classes, GRID_SIDE).astype(np.int32)
+    labels = np.repeat(np.arange(side) % exp.num_classes, side).astype(np.int32)
   generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
 
   def sample(run_state, step):
@@ -119,6 +120,6 @@ def sampler_fn(exp, workdir, is_main):
       host = jax.tree.map(lambda x: x[0], host)
     images = sampling.generate_images(generate, host['p'], host['s'], z, labels)
     path = os.path.join(workdir, 'samples', f'step_{step:0{len(str(exp.config.num_steps))}d}.png')
-    sampling.save_png(sampling.grid(images, rows=GRID_SIDE), path,
-                      scale=max(1, math.ceil(256 / (GRID_SIDE * images.shape[1]))))
+    sampling.save_png(sampling.grid(images, rows=side), path,
+                      scale=max(1, math.ceil(256 / (side * images.shape[1]))))
   return sample

@@ -183,16 +183,24 @@ def load_folder(data_config, conditional):
       channels=data_config.channels, resize=data_config.resize)
 
 
-class IndexSampler:
-  """Global example indices per step: epoch-wise permutations seeded by (seed, epoch).
+SAMPLING = ('epochs', 'replacement')
 
-  Step s uses the examples at stream positions [s*k*B, (s+1)*k*B) (k D updates of a
-  real batch B each); each epoch is a fresh permutation, so the order is a pure
-  function of (seed, step) and does not depend on how the run was split up.
+
+class IndexSampler:
+  """Global example indices per step, a pure function of (seed, step).
+
+  'epochs': step s uses the examples at stream positions [s*n*B, (s+1)*n*B) (n real
+  batches of B per step) of a stream of epoch-wise permutations seeded by (seed, epoch),
+  so the order does not depend on how the run was split up. 'replacement': each step
+  draws its n*B indices uniformly with replacement from a generator seeded by (seed,
+  step), as seed 001's np.random.randint does.
   """
 
-  def __init__(self, seed, num_examples, batch, d_steps=1):
-    self.seed, self.n, self.batch, self.d_steps = seed, num_examples, batch, d_steps
+  def __init__(self, seed, num_examples, batch, batches=1, sampling='epochs'):
+    if sampling not in SAMPLING:
+      raise GanjaxError(f'unknown data.sampling={sampling!r}; use one of {SAMPLING}')
+    self.seed, self.n, self.batch, self.batches = seed, num_examples, batch, batches
+    self.sampling = sampling
     self._perms = {}
 
   def _perm(self, epoch):
@@ -204,12 +212,16 @@ class IndexSampler:
     return self._perms[epoch]
 
   def indices(self, step, num_steps):
-    """int32 [num_steps, d_steps, batch] indices for steps [step, step + num_steps)."""
-    per_step = self.d_steps * self.batch
+    """int32 [num_steps, batches, batch] indices for steps [step, step + num_steps)."""
+    per_step = self.batches * self.batch
+    if self.sampling == 'replacement':
+      rows = [np.random.default_rng([self.seed, 0x5A3E, s]).integers(0, self.n, per_step)
+              for s in range(step, step + num_steps)]
+      return np.asarray(rows, np.int32).reshape(num_steps, self.batches, self.batch)
     pos = np.arange(step * per_step, (step + num_steps) * per_step, dtype=np.int64)
     epochs, within = np.divmod(pos, self.n)
     out = np.empty(pos.shape, np.int32)
     for epoch in np.unique(epochs):
       mask = epochs == epoch
       out[mask] = self._perm(int(epoch))[within[mask]]
-    return out.reshape(num_steps, self.d_steps, self.batch)
+    return out.reshape(num_steps, self.batches, self.batch)

@@ -1,9 +1,52 @@
-"""GAN losses on logits: the sigmoid lives here, in the numerically stable BCE."""
+"""Adversarial losses on D's raw outputs (logits or critic values), chosen by loss.name.
+
+Every loss splits D's objective into a real term and a fake term, d_loss = weight *
+(real_term + fake_term), so seed 003's separate updates (one on reals, one on fakes)
+minimize the two terms one at a time; relativistic losses couple real and fake and have
+no such split. G's loss may read D's outputs on reals (relativistic losses do).
+"""
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 
+LOSSES = ('bce', 'hinge', 'wasserstein', 'least_squares', 'relativistic')
 GENERATOR_LOSSES = ('non_saturating', 'minimax')
+RELATIVISTIC = ('average', 'paired')
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+  """The loss.* fields the step uses (hashable: the step closes over it)."""
+  name: str = 'bce'
+  generator: str = 'non_saturating'  # bce: non_saturating | minimax
+  real_label: float = 0.9            # bce: D's target for reals (one-sided smoothing)
+  relativistic: str = 'average'      # RaGAN (vs the mean of the other side) | RpGAN (pairs)
+  ls_a: float = 0.0                  # least_squares: D's target for fakes
+  ls_b: float = 1.0                  # least_squares: D's target for reals
+  ls_c: float = 1.0                  # least_squares: G's target for fakes
+
+  @classmethod
+  def from_config(cls, loss):
+    """From a config's `loss` ConfigDict (fields it lacks keep their defaults)."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    return cls(**{k: loss[k] for k in names if k in loss})
+
+  @property
+  def separable(self):
+    """Whether D's loss splits into a real and a fake term (d_batch='separate')."""
+    return self.name != 'relativistic'
+
+  @property
+  def sigmoid_outputs(self):
+    """Whether D's outputs are logits of a probability (sigmoid means are logged)."""
+    return self.name in ('bce', 'relativistic')
+
+  @property
+  def midpoint(self):
+    """The D output between 'real' and 'fake' (ADA's sign statistic is taken about it)."""
+    return 0.5 * (self.ls_a + self.ls_b) if self.name == 'least_squares' else 0.0
 
 
 def bce_with_logits(logits, target):
@@ -11,31 +54,94 @@ def bce_with_logits(logits, target):
   return target * jax.nn.softplus(-logits) + (1.0 - target) * jax.nn.softplus(logits)
 
 
-def discriminator_loss(*, real_logits, fake_logits, real_label):
-  """Mean BCE over the concatenation [real; fake]; real target real_label, fake 0."""
-  real = bce_with_logits(real_logits, real_label)
-  fake = bce_with_logits(fake_logits, 0.0)
-  return (jnp.sum(real) + jnp.sum(fake)) / (real.size + fake.size)
+def d_real_term(cfg, real):
+  """D's loss on its outputs for reals [B,1] -> scalar.
 
-
-def discriminator_real_loss(*, real_logits, real_label):
-  """Mean BCE of real logits [B,1] against real_label (the 'separate' D update)."""
-  return jnp.mean(bce_with_logits(real_logits, real_label))
-
-
-def discriminator_fake_loss(*, fake_logits):
-  """Mean BCE of fake logits [B,1] against 0 (the 'separate' D update)."""
-  return jnp.mean(bce_with_logits(fake_logits, 0.0))
-
-
-def generator_loss(*, fake_logits, kind):
-  """G's loss on D's logits for G(z), [B,1] -> scalar.
-
-  non_saturating: -log D(G(z)); minimax: log(1 - D(G(z))) (Goodfellow et al.'s
-  original objective, which G minimizes).
+  bce: E[-t log σ(D(x)) - (1-t) log(1-σ(D(x)))], t = real_label; hinge: E[relu(1 - D(x))];
+  wasserstein: -E[D(x)]; least_squares: E[(D(x) - b)²].
   """
-  if kind == 'non_saturating':
-    return jnp.mean(bce_with_logits(fake_logits, 1.0))
-  if kind == 'minimax':
-    return -jnp.mean(bce_with_logits(fake_logits, 0.0))
-  raise ValueError(f'unknown generator loss {kind!r}; use one of {GENERATOR_LOSSES}')
+  if cfg.name == 'bce':
+    return jnp.mean(bce_with_logits(real, cfg.real_label))
+  if cfg.name == 'hinge':
+    return jnp.mean(jax.nn.relu(1.0 - real))
+  if cfg.name == 'wasserstein':
+    return -jnp.mean(real)
+  if cfg.name == 'least_squares':
+    return jnp.mean(jnp.square(real - cfg.ls_b))
+  raise ValueError(f'loss {cfg.name!r} has no separate real term; use d_batch=combined')
+
+
+def d_fake_term(cfg, fake):
+  """D's loss on its outputs for fakes [B,1] -> scalar.
+
+  bce: E[-log(1 - σ(D(G(z))))]; hinge: E[relu(1 + D(G(z)))]; wasserstein: E[D(G(z))];
+  least_squares: E[(D(G(z)) - a)²].
+  """
+  if cfg.name == 'bce':
+    return jnp.mean(bce_with_logits(fake, 0.0))
+  if cfg.name == 'hinge':
+    return jnp.mean(jax.nn.relu(1.0 + fake))
+  if cfg.name == 'wasserstein':
+    return jnp.mean(fake)
+  if cfg.name == 'least_squares':
+    return jnp.mean(jnp.square(fake - cfg.ls_a))
+  raise ValueError(f'loss {cfg.name!r} has no separate fake term; use d_batch=combined')
+
+
+def d_term_weight(cfg):
+  """d_loss = weight * (real term + fake term): 1/2 for bce (the mean over [real; fake],
+  as Keras computes it) and least squares (the LSGAN paper's 1/2), else 1."""
+  return 0.5 if cfg.name in ('bce', 'least_squares') else 1.0
+
+
+def d_loss(cfg, *, real, fake):
+  """D's loss on its outputs for reals [B,1] and fakes [B',1] -> scalar.
+
+  relativistic average (RaGAN): ½ (BCE(D(x) - E D(G(z)), 1) + BCE(D(G(z)) - E D(x), 0));
+  relativistic paired (RpGAN): BCE(D(x) - D(G(z)), 1) over pairs (B = B'); the others
+  weight * (real term + fake term).
+  """
+  if cfg.name == 'relativistic':
+    if cfg.relativistic == 'paired':
+      return jnp.mean(bce_with_logits(real - fake, 1.0))
+    return 0.5 * (jnp.mean(bce_with_logits(real - jnp.mean(fake), 1.0)) +
+                  jnp.mean(bce_with_logits(fake - jnp.mean(real), 0.0)))
+  return d_term_weight(cfg) * (d_real_term(cfg, real) + d_fake_term(cfg, fake))
+
+
+def g_loss(cfg, *, fake, real=None):
+  """G's loss on D's outputs for fakes [B,1] (and reals [B,1]: relativistic) -> scalar.
+
+  bce non_saturating: -E log σ(D(G(z))); bce minimax: E log(1 - σ(D(G(z)))) (Goodfellow
+  et al.'s original objective, which G minimizes); hinge and wasserstein: -E D(G(z));
+  least_squares: ½ E[(D(G(z)) - c)²]; relativistic: D's loss with the roles swapped.
+  """
+  if cfg.name == 'bce':
+    if cfg.generator == 'non_saturating':
+      return jnp.mean(bce_with_logits(fake, 1.0))
+    if cfg.generator == 'minimax':
+      return -jnp.mean(bce_with_logits(fake, 0.0))
+    raise ValueError(f'unknown generator loss {cfg.generator!r}; use one of {GENERATOR_LOSSES}')
+  if cfg.name in ('hinge', 'wasserstein'):
+    return -jnp.mean(fake)
+  if cfg.name == 'least_squares':
+    return 0.5 * jnp.mean(jnp.square(fake - cfg.ls_c))
+  if cfg.name == 'relativistic':
+    if cfg.relativistic == 'paired':
+      return jnp.mean(bce_with_logits(fake - real, 1.0))
+    return 0.5 * (jnp.mean(bce_with_logits(fake - jnp.mean(real), 1.0)) +
+                  jnp.mean(bce_with_logits(real - jnp.mean(fake), 0.0)))
+  raise ValueError(f'unknown loss {cfg.name!r}; use one of {LOSSES}')
+
+
+def d_metrics(cfg, *, real, fake):
+  """What the logs show of D's outputs: raw means d_real / d_fake, and for logit losses
+  the sigmoid means d_real_prob / d_fake_prob and d_acc (Keras' binary accuracy: reals
+  scored > 0.5, fakes ≤ 0.5)."""
+  out = {'d_real': jnp.mean(real), 'd_fake': jnp.mean(fake)}
+  if cfg.sigmoid_outputs:
+    out['d_real_prob'] = jnp.mean(jax.nn.sigmoid(real))
+    out['d_fake_prob'] = jnp.mean(jax.nn.sigmoid(fake))
+  if cfg.name == 'bce':
+    out['d_acc'] = 0.5 * (jnp.mean(real > 0) + jnp.mean(fake <= 0))
+  return out

@@ -1,25 +1,49 @@
 """Checks on a run's config: allowed values, and that a workdir is resumed with its own config."""
 
+import dataclasses
 import json
 import os
 
 import ml_collections
 
-from ganjax import losses, parallel
+from ganjax import augment, input_pipeline, losses, parallel, regularizers, state
 from ganjax.models import conv
 from ganjax.errors import GanjaxError
 
+
+def _field_defaults(group, cls, skip=()):
+  """{'group.field': default} of a step config dataclass."""
+  return {f'{group}.{f.name}': f.default for f in dataclasses.fields(cls) if f.name not in skip}
+
+
 CHOICES = {
+    'loss.name': losses.LOSSES,
     'loss.generator': losses.GENERATOR_LOSSES,
+    'loss.relativistic': losses.RELATIVISTIC,
+    'fakes_for_d': ('train', 'inference'),
+    'data.sampling': input_pipeline.SAMPLING,
+    'optimizer.g.name': state.OPTIMIZERS,
+    'optimizer.d.name': state.OPTIMIZERS,
     'd_batch': ('combined', 'separate'),
     'updates': ('alternating', 'simultaneous'),
     'parallel': parallel.MODES,
     'conv_impl': conv.IMPLS,
     'eval.features': ('auto', 'domain', 'inception'),
 }
-# Defaults of fields newer than some saved workdirs.
+# Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
-            'eval_every': 0, 'eval_samples': 5000}
+            'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
+            'data.sampling': 'epochs', 'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam',
+            'model.generator.spectral_norm': False, 'model.discriminator.spectral_norm': False,
+            **_field_defaults('loss', losses.LossConfig), 'loss.clip': 0.0,
+            **_field_defaults('reg', regularizers.RegConfig, skip=('clip',)),
+            **_field_defaults('augment', augment.AugmentConfig), 'augment.policy': ''}
+# Non-negative weights, and fields in ranges: (name, low, high, what the range means).
+WEIGHTS = ('loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam')
+RANGES = (('augment.p', 0.0, 1.0, 'a probability'),
+          ('augment.target', -1.0, 1.0, 'the target of r_t = E[sign D(x_real)]'),
+          ('reg.lecam_decay', 0.0, 0.999999, 'an EMA decay'),
+          ('loss.real_label', 0.0, 1.0, 'a probability'))
 # Fields a rerun may change without changing what is being trained.
 RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_every',
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
@@ -57,6 +81,35 @@ def validate(config):
   if flat['updates'] == 'simultaneous' and (flat['d_steps'] != 1 or flat['d_batch'] != 'combined'):
     raise GanjaxError("--config.updates='simultaneous' makes one D update per step (seed 004); "
                       "d_steps>1 or d_batch='separate' need --config.updates=alternating")
+  _validate_objective(flat)
+
+
+def _number(value):
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate_objective(flat):
+  """The loss / reg / augment fields: weights >= 0, ranges, ops, combinations."""
+  for name in WEIGHTS:
+    if not _number(flat[name]) or flat[name] < 0:
+      raise GanjaxError(f'--config.{name} must be a number >= 0 (0: off), got {flat[name]!r}')
+  for name, low, high, what in RANGES:
+    if not _number(flat[name]) or not low <= flat[name] <= high:
+      raise GanjaxError(f'--config.{name} is {what}: it must be in [{low:g}, {high:g}], got '
+                        f'{flat[name]!r}')
+  for name, low in (('reg.r1_every', 1), ('reg.lecam_start', 0), ('augment.adjust_every', 1),
+                    ('sample_grid', 1)):
+    if not isinstance(flat[name], int) or isinstance(flat[name], bool) or flat[name] < low:
+      raise GanjaxError(f'--config.{name} must be an integer >= {low}, got {flat[name]!r}')
+  if not _number(flat['augment.kimg']) or flat['augment.kimg'] <= 0:
+    raise GanjaxError(f'--config.augment.kimg must be > 0, got {flat["augment.kimg"]!r}')
+  try:
+    augment.parse_policy(flat['augment.policy'])
+  except ValueError as e:
+    raise GanjaxError(f'--config.augment.policy={flat["augment.policy"]!r}: {e}') from None
+  if flat['loss.name'] == 'relativistic' and flat['d_batch'] != 'combined':
+    raise GanjaxError("--config.loss.name=relativistic couples reals and fakes in one D "
+                      "loss: it needs --config.d_batch=combined")
 
 
 def validate_supervised(config):
@@ -83,7 +136,8 @@ def save_or_check(config, workdir, write=True):
   """Saves config.json for a new run, or checks a resumed run trains the same thing."""
   path = os.path.join(workdir, 'config.json')
   if os.path.exists(path):
-    saved, now = flatten(load(workdir)), flatten(json.loads(config.to_json_best_effort()))
+    saved = {**DEFAULTS, **flatten(load(workdir))}
+    now = {**DEFAULTS, **flatten(json.loads(config.to_json_best_effort()))}
     diffs = sorted(k for k in set(saved) | set(now)
                    if k not in RUN_CONTROL and saved.get(k) != now.get(k))
     if diffs:

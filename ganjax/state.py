@@ -20,10 +20,19 @@ class GANState:
   g_opt_state: Any
   d_opt_state: Any
   g_ema_params: Any = None  # EMA of g_params when config.ema_decay > 0, else {}
+  lecam_ema: Any = None     # LeCam's EMAs of D's outputs {'real', 'fake'} when reg.lecam > 0
+  ada: Any = None           # adaptive augmentation {'p', 'signs', 'count'} when augment.adaptive
+
+
+OPTIMIZERS = ('adam', 'rmsprop')
 
 
 def make_optimizer(opt_config):
-  """An optax Adam from {learning_rate, b1, b2}."""
+  """optax Adam from {learning_rate, b1, b2}, or RMSprop (the original WGAN's) from
+  {learning_rate} when name='rmsprop'."""
+  name = opt_config.get('name', 'adam')
+  if name == 'rmsprop':
+    return optax.rmsprop(opt_config.learning_rate, decay=0.99, eps=1e-8)  # torch's alpha
   return optax.adam(opt_config.learning_rate, b1=opt_config.b1, b2=opt_config.b2)
 
 
@@ -49,7 +58,12 @@ def init_state(config, generator, discriminator, g_tx, d_tx, image_shape, num_cl
       d_batch_stats=d_vars.get('batch_stats', {}),
       g_opt_state=g_tx.init(g_vars['params']),
       d_opt_state=d_tx.init(d_vars['params']),
-      g_ema_params=g_vars['params'] if config.get('ema_decay', 0.0) else {})
+      g_ema_params=g_vars['params'] if config.get('ema_decay', 0.0) else {},
+      lecam_ema=({'real': jnp.zeros((), jnp.float32), 'fake': jnp.zeros((), jnp.float32)}
+                 if config.get('reg', {}).get('lecam', 0.0) else {}),
+      ada=({'p': jnp.asarray(config.augment.p, jnp.float32), 'signs': jnp.zeros((), jnp.float32),
+            'count': jnp.zeros((), jnp.float32)}
+           if config.get('augment', {}).get('adaptive', False) else {}))
 
 
 def generator_params(state, raw=False):

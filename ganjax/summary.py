@@ -49,10 +49,19 @@ def layer_rows(module, *inputs, **kwargs):
   # eval_shape avoids computing anything; the interceptor only reads static shapes.
   variables = jax.eval_shape(init)
   paths = [c[0].path for c in calls]
-  rows = []
+  rows, seen = [], set()
   for mod, x, y in calls:
     if any(len(p) > len(mod.path) and p[:len(mod.path)] == mod.path for p in paths):
       continue  # a composite module: its leaves are listed instead
+    if mod.path in seen:
+      continue  # SpectralNorm's variable transform runs its layer twice at init
+    seen.add(mod.path)
+    if isinstance(mod, nn.SpectralNorm) and rows:
+      # SN wraps the layer listed just before it: one row, u and σ counted as statistics.
+      rows[-1]['type'] += '+SN'
+      rows[-1]['non_trainable'] += _count({k: _subtree(v, mod.path)
+                                           for k, v in variables.items() if k != 'params'})
+      continue
     if isinstance(mod, Activation) and rows and not rows[-1]['activation']:
       rows[-1]['activation'] = mod.describe()
       rows[-1]['shape_out'] = _shape(y)

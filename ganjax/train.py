@@ -74,8 +74,7 @@ class _Feeder:
   def __init__(self, exp, dataset):
     self.par, self.dataset = exp.par, dataset
     self.resident = isinstance(dataset, input_pipeline.Dataset)
-    self.sampler = input_pipeline.IndexSampler(exp.config.seed, dataset.num_examples,
-                                               exp.real_batch, exp.config.d_steps)
+    self.sampler = exp.sampler(dataset.num_examples)
     self.data = exp.device_data(dataset) if self.resident else None
     self.conditional = bool(exp.num_classes)
     self._pool = None if self.resident else ThreadPoolExecutor(1)

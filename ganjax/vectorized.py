@@ -103,8 +103,7 @@ def _loop(exps, dataset, workdirs, ckpts, states, step, is_main):
   if exp.num_classes:
     arrays['labels'] = dataset.labels
   data = exp.par.put_data(arrays)
-  samplers = [input_pipeline.IndexSampler(e.config.seed, len(dataset.images), exp.real_batch,
-                                          config.d_steps) for e in exps]
+  samplers = [e.sampler(len(dataset.images)) for e in exps]
   chunk = compile_chunk(exp.par, exp.step_fns().train_step, config.get('unroll_steps', False))
   stacked = exp.par.replicate(to_host(_stack(states)))
   sample = [hooks.sampler_fn(e, w, is_main) for e, w in zip(exps, workdirs)]

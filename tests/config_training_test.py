@@ -48,7 +48,7 @@ def test_steps_move_only_their_network(name, tmp_path):
   fns = exp.step_fns()
   state = exp.init_state()
   real, labels = real_batch(exp, dataset)
-  after_d, d_loss, *_ = jax.jit(fns.d_step)(state, real, labels, jax.random.PRNGKey(0))
+  after_d, (d_loss, *_) = jax.jit(fns.d_step)(state, real, labels, jax.random.PRNGKey(0))
   assert np.isfinite(d_loss)
   assert _equal(after_d.g_params, state.g_params)
   assert _equal(after_d.g_batch_stats, state.g_batch_stats)
@@ -64,7 +64,7 @@ def test_steps_move_only_their_network(name, tmp_path):
   assert not _equal(after_g.g_params, after_d.g_params)
   if jax.tree.leaves(state.g_batch_stats):
     assert not _equal(after_g.g_batch_stats, after_d.g_batch_stats)
-  k = exp.config.d_steps
+  k = exp.batches_per_step
   step = jax.jit(fns.train_step)
   images = real[None].repeat(k, 0)
   labels = None if labels is None else labels[None].repeat(k, 0)

@@ -12,7 +12,8 @@ from ganjax.experiment import Experiment
 
 ALL_CONFIGS = ['mnist_mlp', 'mnist_mlp_cgan', 'mnist_dcgan', 'fashion_mnist_dcgan',
                'mnist_cgan', 'fashion_mnist_cgan', 'cifar10_dcgan', 'cifar10_cgan',
-               'folder_dcgan64', 'folder_dcgan', 'folder_cgan']
+               'folder_dcgan64', 'folder_dcgan', 'folder_cgan', 'mnist_keras_gan',
+               'cifar10_wgan_gp', 'cifar10_hinge_sn', 'cifar10_lsgan']
 
 
 def config(name):
@@ -34,6 +35,12 @@ def counts(exp):
     ('fashion_mnist_dcgan', (2_305_472, 25_472, 2_330_944), (212_865, 0, 212_865)),
     ('folder_dcgan', (34_512_035, 960, 34_512_995), (921_025, 0, 921_025)),
     ('folder_cgan', (34_566_295, 448, 34_566_743), (3_978_165, 0, 3_978_165)),
+    # Seed 001's Keras-GAN: the Keras tables of its G and D (BN's moving statistics are
+    # Keras' non-trainable parameters).
+    ('mnist_keras_gan', (1_489_936, 3_584, 1_493_520), (533_505, 0, 533_505)),
+    # SN's u vectors (one per kernel's output width) and σ are statistics, not parameters.
+    ('cifar10_hinge_sn', (1_068_928, 896, 1_069_824),
+     (662_528, 64 + 128 + 256 + 1 + 4, 662_981)),
 ])
 def test_keras_parameter_counts(name, g_counts, d_counts):
   assert counts(Experiment(config(name))) == (g_counts, d_counts)

@@ -90,15 +90,27 @@ def test_tfds_not_prepared_says_how_to_prepare(tmp_path):
 
 
 def test_index_order_is_a_pure_function_of_seed_and_step():
-  a = input_pipeline.IndexSampler(seed=3, num_examples=50, batch=8, d_steps=2)
+  a = input_pipeline.IndexSampler(seed=3, num_examples=50, batch=8, batches=2)
   whole = a.indices(0, 10)
   assert whole.shape == (10, 2, 8)
-  fresh = input_pipeline.IndexSampler(seed=3, num_examples=50, batch=8, d_steps=2)
+  fresh = input_pipeline.IndexSampler(seed=3, num_examples=50, batch=8, batches=2)
   np.testing.assert_array_equal(np.concatenate([fresh.indices(6, 4), fresh.indices(0, 6)][::-1]),
                                 whole)
   stream = whole.reshape(-1)  # 160 positions = 3 full epochs of 50 + 10
   for epoch in range(3):
     assert sorted(stream[epoch * 50:(epoch + 1) * 50]) == list(range(50))
   assert not np.array_equal(stream[:50], stream[50:100])  # a fresh shuffle each epoch
-  other = input_pipeline.IndexSampler(seed=4, num_examples=50, batch=8, d_steps=2)
+  other = input_pipeline.IndexSampler(seed=4, num_examples=50, batch=8, batches=2)
   assert not np.array_equal(other.indices(0, 10), whole)
+
+
+def test_sampling_with_replacement_is_a_pure_function_of_seed_and_step():
+  """Seed 001's np.random.randint: each step draws its own indices, repeats allowed."""
+  a = input_pipeline.IndexSampler(seed=3, num_examples=20, batch=16, batches=2,
+                                  sampling='replacement')
+  whole = a.indices(0, 10)
+  assert whole.shape == (10, 2, 16) and whole.min() >= 0 and whole.max() < 20
+  np.testing.assert_array_equal(np.concatenate([a.indices(0, 4), a.indices(4, 6)]), whole)
+  assert any(len(set(step.ravel())) < 32 for step in whole)   # 32 draws of 20: repeats
+  with pytest.raises(GanjaxError, match="data.sampling='bootstrap'"):
+    input_pipeline.IndexSampler(0, 20, 4, sampling='bootstrap')

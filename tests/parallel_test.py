@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from ganjax.errors import GanjaxError
-from ganjax.input_pipeline import IndexSampler
 from ganjax.parallel import check_batch
 from ganjax.experiment import Experiment
 
@@ -16,7 +15,7 @@ def _train(config, devices, steps=3):
   dataset = exp.load_dataset()
   chunk = exp.par.compile_chunk(exp.step_fns().train_step,
                                 unroll=config.get('unroll_steps', False))
-  sampler = IndexSampler(config.seed, dataset.num_examples, exp.real_batch, config.d_steps)
+  sampler = exp.sampler(dataset.num_examples)
   state = exp.par.to_mode(exp.init_state())
   state, metrics = chunk(state, exp.device_data(dataset),
                          exp.par.shard_steps(sampler.indices(0, steps)))

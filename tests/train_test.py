@@ -41,7 +41,7 @@ def test_run_writes_checkpoints_samples_metrics(uninterrupted):
   assert sorted(os.listdir(f'{workdir}/samples')) == ['step_4.png', 'step_8.png']
   rows = [json.loads(l) for l in open(f'{workdir}/metrics.jsonl')]
   assert [r['step'] for r in rows] == [4, 8]
-  assert all(np.isfinite(r['d_loss']) and 0 < r['d_real'] < 1 for r in rows)
+  assert all(np.isfinite(r['d_loss']) and 0 < r['d_real_prob'] < 1 for r in rows)
   assert glob.glob(f'{workdir}/tensorboard/events.out.tfevents.*')
   assert json.load(open(f'{workdir}/config.json'))['batch_size'] == 16
 

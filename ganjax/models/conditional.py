@@ -8,7 +8,7 @@ from ganjax.models.dcgan import (KERAS_BN, flatten, seed003_head, concat_channel
                                  strided_stack)
 from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
-from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init
+from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init, spectral
 
 
 def _need_classes(module):
@@ -28,24 +28,26 @@ class CGAN28Generator(nn.Module):
   features: int = 128
   embed_dim: int = 50
   negative_slope: float = 0.2
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
   @nn.compact
   def __call__(self, z, labels, *, train):
     """Maps latents and class labels to images in [-1, 1]."""
-    del train
     _need_classes(self)
     h, w, c = self.image_shape
-    lab = LabelMap(self.num_classes, h // 4, w // 4, self.embed_dim)(labels)
-    x = nn.Dense(self.features * h // 4 * w // 4, kernel_init=keras_kernel_init)(z)
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    lab = LabelMap(self.num_classes, h // 4, w // 4, self.embed_dim, self.spectral_norm,
+                   train)(labels)
+    x = sn(nn.Dense(self.features * h // 4 * w // 4, kernel_init=keras_kernel_init))(z)
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], h // 4, w // 4, self.features)), lab)
     for _ in range(2):
-      x = ConvTranspose(self.features, (4, 4), (2, 2), 'SAME',
-                        kernel_init=keras_kernel_init, impl=self.conv_impl)(x)
+      x = sn(ConvTranspose(self.features, (4, 4), (2, 2), 'SAME',
+                           kernel_init=keras_kernel_init, impl=self.conv_impl))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-    x = nn.Conv(c, (7, 7), padding='SAME', kernel_init=keras_kernel_init)(x)
+    x = sn(nn.Conv(c, (7, 7), padding='SAME', kernel_init=keras_kernel_init))(x)
     return Activation('tanh')(x)
 
 
@@ -60,6 +62,7 @@ class CGAN28Discriminator(nn.Module):
   embed_dim: int = 50
   negative_slope: float = 0.2
   dropout: float = 0.4
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
@@ -67,14 +70,16 @@ class CGAN28Discriminator(nn.Module):
   def __call__(self, x, labels, *, train):
     """Scores (image, label) pairs; dropout is active when train is True."""
     _need_classes(self)
-    lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim,
+                   self.spectral_norm, train)(labels)
     x = concat_channels(x, lab)
     for _ in range(2):
-      x = Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init,
-               impl=self.conv_impl)(x)
+      x = sn(Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init,
+                  impl=self.conv_impl))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
     x = layers.Dropout(self.dropout, deterministic=not train)(flatten(x))
-    return nn.Dense(1, kernel_init=keras_kernel_init)(x)
+    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(x)
 
 
 class CGAN256Generator(nn.Module):
@@ -89,6 +94,7 @@ class CGAN256Generator(nn.Module):
   features: Sequence[int] = (256, 128, 64, 32)
   embed_dim: int = 50
   negative_slope: float = 0.2
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
@@ -98,12 +104,14 @@ class CGAN256Generator(nn.Module):
     _need_classes(self)
     s, _, c = self.image_shape
     f0, *ups = self.features
-    lab = LabelMap(self.num_classes, s // 8, s // 8, self.embed_dim)(labels)
-    x = nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init)(z)
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    lab = LabelMap(self.num_classes, s // 8, s // 8, self.embed_dim, self.spectral_norm,
+                   train)(labels)
+    x = sn(nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init))(z)
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], s // 8, s // 8, f0)), lab)
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
-    return seed003_head(x, ups, c, bn, self.conv_impl)
+    return seed003_head(x, ups, c, bn, self.conv_impl, sn)
 
 
 class CGAN256Discriminator(nn.Module):
@@ -115,6 +123,7 @@ class CGAN256Discriminator(nn.Module):
   embed_dim: int = 50
   negative_slope: float = 0.2
   dropout: float = 0.25
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
@@ -122,7 +131,9 @@ class CGAN256Discriminator(nn.Module):
   def __call__(self, x, labels, *, train):
     """Scores (image, label) pairs; dropout is active when train is True."""
     _need_classes(self)
-    lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim)(labels)
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim,
+                   self.spectral_norm, train)(labels)
     x = strided_stack(concat_channels(x, lab), self.features, self.kernels,
-                      self.negative_slope, self.dropout, train, self.conv_impl)
-    return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(x))
+                      self.negative_slope, self.dropout, train, self.conv_impl, sn)
+    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(flatten(x))

@@ -8,7 +8,8 @@ import jax.numpy as jnp
 
 from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
-from ganjax.models.layers import Activation, batch_norm, keras_kernel_init, normal_init
+from ganjax.models.layers import (Activation, batch_norm, keras_kernel_init, normal_init,
+                                  spectral)
 
 KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaults
 TORCH_BN = dict(momentum=0.9, epsilon=1e-5)    # PyTorch BatchNorm2d defaults
@@ -26,6 +27,7 @@ class DCGAN28Generator(nn.Module):
   kernel: int = 5
   negative_slope: float = 0.3  # Keras' LeakyReLU() default, as the seed uses it
   num_classes: int = 0
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
@@ -34,18 +36,19 @@ class DCGAN28Generator(nn.Module):
     """Maps latents to images in [-1, 1]."""
     del labels
     h, w, c = self.image_shape
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
     act = lambda: Activation('leaky_relu', self.negative_slope)
     f0, f1, f2 = self.features
-    x = nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init)(z)
+    x = sn(nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init))(z)
     x = act()(bn()(x)).reshape((z.shape[0], h // 4, w // 4, f0))
     k = (self.kernel, self.kernel)
     for feat, stride in ((f1, 1), (f2, 2)):
-      x = ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
-                        kernel_init=keras_kernel_init, impl=self.conv_impl)(x)
+      x = sn(ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
+                           kernel_init=keras_kernel_init, impl=self.conv_impl))(x)
       x = act()(bn()(x))
-    x = ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init,
-                      impl=self.conv_impl)(x)
+    x = sn(ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init,
+                         impl=self.conv_impl))(x)
     return Activation('tanh')(x)
 
 
@@ -56,6 +59,7 @@ class DCGAN28Discriminator(nn.Module):
   negative_slope: float = 0.3
   dropout: float = 0.3
   num_classes: int = 0
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
@@ -63,9 +67,10 @@ class DCGAN28Discriminator(nn.Module):
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     x = strided_stack(x, self.features, [self.kernel] * len(self.features),
-                      self.negative_slope, self.dropout, train, self.conv_impl)
-    return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(x))
+                      self.negative_slope, self.dropout, train, self.conv_impl, sn)
+    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(flatten(x))
 
 
 class RadfordGenerator(nn.Module):
@@ -75,6 +80,7 @@ class RadfordGenerator(nn.Module):
   base_features: int = 64     # ngf: the last hidden layer's width
   init_std: float = 0.02
   num_classes: int = 0
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
@@ -86,26 +92,30 @@ class RadfordGenerator(nn.Module):
     ups = int(math.log2(size // 4))
     feat = self.base_features * 2 ** (ups - 1)
     init = normal_init(self.init_std)
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **TORCH_BN)
-    x = nn.Dense(4 * 4 * feat, use_bias=False, kernel_init=init)(z)
+    x = sn(nn.Dense(4 * 4 * feat, use_bias=False, kernel_init=init))(z)
     x = Activation('relu')(bn()(x.reshape((z.shape[0], 4, 4, feat))))
     for _ in range(ups - 1):
       feat //= 2
-      x = ConvTranspose(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
-                        impl=self.conv_impl)(x)
+      x = sn(ConvTranspose(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
+                           impl=self.conv_impl))(x)
       x = Activation('relu')(bn()(x))
-    x = ConvTranspose(c, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
-                      impl=self.conv_impl)(x)
+    x = sn(ConvTranspose(c, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
+                         impl=self.conv_impl))(x)
     return Activation('tanh')(x)
 
 
 class RadfordDiscriminator(nn.Module):
-  """Radford et al.: strided 4x4 convs, LeakyReLU 0.2, BN after the first, no pooling;
-  [B, S, S, C] -> logits [B, 1] from a final 4x4 valid conv."""
+  """Radford et al.: strided 4x4 convs, LeakyReLU 0.2, BN after the first (batch_norm:
+  critics for gradient penalties and SN GANs drop it), no pooling; [B, S, S, C] ->
+  logits [B, 1] from a final 4x4 valid conv."""
   base_features: int = 64
   negative_slope: float = 0.2
   init_std: float = 0.02
+  batch_norm: bool = True
   num_classes: int = 0
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
@@ -114,15 +124,16 @@ class RadfordDiscriminator(nn.Module):
     """Scores images (BN uses batch statistics in training)."""
     del labels
     init = normal_init(self.init_std)
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     feat, first = self.base_features, True
     while x.shape[1] > 4:
-      x = Conv(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
-               impl=self.conv_impl)(x)
-      if not first:
+      x = sn(Conv(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
+                  impl=self.conv_impl))(x)
+      if not first and self.batch_norm:
         x = batch_norm(train, axis_name=self.axis_name, **TORCH_BN)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
       feat, first = feat * 2, False
-    x = nn.Conv(1, (4, 4), (1, 1), 'VALID', use_bias=False, kernel_init=init)(x)
+    x = sn(nn.Conv(1, (4, 4), (1, 1), 'VALID', use_bias=False, kernel_init=init))(x)
     return x.reshape((x.shape[0], 1))
 
 
@@ -132,6 +143,7 @@ class DCGAN256Generator(nn.Module):
   image_shape: Sequence[int]
   features: Sequence[int] = (256, 128, 64, 32)
   num_classes: int = 0
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
 
@@ -141,19 +153,21 @@ class DCGAN256Generator(nn.Module):
     del labels
     s, _, c = self.image_shape
     f0, *ups = self.features
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
-    x = nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init)(z)
+    x = sn(nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init))(z)
     x = Activation('relu')(bn()(x.reshape((z.shape[0], s // 8, s // 8, f0))))
-    return seed003_head(x, ups, c, bn, self.conv_impl)
+    return seed003_head(x, ups, c, bn, self.conv_impl, sn)
 
 
-def seed003_head(x, ups, channels, bn, conv_impl):
-  """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C]."""
+def seed003_head(x, ups, channels, bn, conv_impl, sn):
+  """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C];
+  sn wraps each layer (layers.spectral)."""
   for feat in ups:
-    x = ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init,
-                      impl=conv_impl)(x)
+    x = sn(ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init,
+                         impl=conv_impl))(x)
     x = Activation('relu')(bn()(x))
-  x = nn.Conv(channels, (8, 8), padding='SAME', kernel_init=keras_kernel_init)(x)
+  x = sn(nn.Conv(channels, (8, 8), padding='SAME', kernel_init=keras_kernel_init))(x)
   return Activation('tanh')(x)
 
 
@@ -165,6 +179,7 @@ class DCGAN256Discriminator(nn.Module):
   negative_slope: float = 0.2
   dropout: float = 0.25
   num_classes: int = 0
+  spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
 
@@ -172,15 +187,18 @@ class DCGAN256Discriminator(nn.Module):
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
-    return nn.Dense(1, kernel_init=keras_kernel_init)(flatten(strided_stack(
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(flatten(strided_stack(
         x, self.features, self.kernels, self.negative_slope, self.dropout, train,
-        self.conv_impl)))
+        self.conv_impl, sn)))
 
 
-def strided_stack(x, features, kernels, negative_slope, dropout, train, conv_impl):
-  """Seed 003's D body: stride-2 'same' convs, each LeakyReLU + Dropout."""
+def strided_stack(x, features, kernels, negative_slope, dropout, train, conv_impl, sn):
+  """Seed 003's D body: stride-2 'same' convs, each LeakyReLU + Dropout; sn wraps each
+  conv (layers.spectral)."""
   for feat, k in zip(features, kernels):
-    x = Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init, impl=conv_impl)(x)
+    x = sn(Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init,
+                impl=conv_impl))(x)
     x = Activation('leaky_relu', negative_slope)(x)
     x = layers.Dropout(dropout, deterministic=not train)(x)
   return x

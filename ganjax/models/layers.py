@@ -1,4 +1,7 @@
-"""Small layers shared by the models: activations as modules, Keras-style inits."""
+"""Small layers shared by the models: activations as modules, Keras-style inits, spectral
+normalization."""
+
+import functools
 
 import flax.linen as nn
 import jax
@@ -10,8 +13,23 @@ keras_kernel_init = nn.initializers.glorot_uniform()
 
 
 def normal_init(stddev):
-  """N(0, stddev) kernel initializer (the DCGAN / seed 000 first-layer init)."""
-  return nn.initializers.normal(stddev)
+  """N(0, stddev) kernel initializer (the DCGAN / seed 000 first-layer init); 0: Keras'
+  default (glorot uniform)."""
+  return nn.initializers.normal(stddev) if stddev else keras_kernel_init
+
+
+def spectral(layer, enabled, train):
+  """`layer` (Dense / Conv / ConvTranspose), spectrally normalized when enabled.
+
+  nn.SpectralNorm divides each kernel by σ from one power iteration on its u vector per
+  call, in training and inference alike; u and σ live in the model's batch_stats
+  collection and are stored only from calls with update_stats (train=True). The train
+  step keeps D's batch_stats from D updates only, so u moves once per D update (per
+  forward pass of it) and never in a G update; the layer's params keep their path.
+  """
+  if not enabled:
+    return layer
+  return functools.partial(nn.SpectralNorm(layer), update_stats=train)
 
 
 class Activation(nn.Module):
@@ -78,10 +96,13 @@ class LabelMap(nn.Module):
   height: int
   width: int
   embed_dim: int = 50
+  spectral_norm: bool = False   # on the Dense (the embedding is a lookup, not a map of x)
+  train: bool = False
 
   @nn.compact
   def __call__(self, labels):
     """Labels int [B] -> float [B, H, W, 1]."""
     e = nn.Embed(self.num_classes, self.embed_dim)(labels)
-    e = nn.Dense(self.height * self.width, kernel_init=keras_kernel_init)(e)
+    e = spectral(nn.Dense(self.height * self.width, kernel_init=keras_kernel_init),
+                 self.spectral_norm, self.train)(e)
     return e.reshape((labels.shape[0], self.height, self.width, 1))

@@ -1,4 +1,5 @@
-"""The MLP GAN of the tutorials (seed 000 / seed 002): dense layers and LeakyReLU."""
+"""The MLP GANs of the tutorials: seed 000 / seed 002 (dense layers and LeakyReLU) and
+seed 001's Keras-GAN (LeakyReLU then BatchNormalization(momentum=0.8) in G)."""
 
 from typing import Optional, Sequence
 
@@ -8,7 +9,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models import layers
-from ganjax.models.layers import Activation, keras_kernel_init, normal_init
+from ganjax.models.layers import Activation, keras_kernel_init, normal_init, spectral
 
 
 def _join_label(module, x, labels):
@@ -23,21 +24,28 @@ class MLPGenerator(nn.Module):
   image_shape: Sequence[int]
   hidden: Sequence[int] = (256, 512, 1024)
   negative_slope: float = 0.2
-  first_init_std: float = 0.02
+  first_init_std: float = 0.02     # 0: Keras' glorot uniform for the first layer too
+  batch_norm: bool = False         # seed 001: BatchNormalization after each LeakyReLU
+  bn_momentum: float = 0.8         # Keras' momentum (running = m * running + (1-m) * batch)
+  bn_epsilon: float = 1e-3         # Keras' default
   num_classes: int = 0             # > 0: a conditional GAN, Embedding(n, embed_dim) joins z
   embed_dim: int = 50
-  axis_name: Optional[str] = None  # unused: no BatchNorm here
+  spectral_norm: bool = False
+  axis_name: Optional[str] = None  # BatchNorm's statistics are pmean-ed over it (pmap)
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
     """Maps latents (and, if conditional, labels [B]) to images."""
-    del train
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     x = _join_label(self, z, labels)
     for i, width in enumerate(self.hidden):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
-      x = nn.Dense(width, kernel_init=init)(x)
+      x = sn(nn.Dense(width, kernel_init=init))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-    x = nn.Dense(math.prod(self.image_shape), kernel_init=keras_kernel_init)(x)
+      if self.batch_norm:
+        x = layers.batch_norm(train, momentum=self.bn_momentum, epsilon=self.bn_epsilon,
+                              axis_name=self.axis_name)(x)
+    x = sn(nn.Dense(math.prod(self.image_shape), kernel_init=keras_kernel_init))(x)
     x = Activation('tanh')(x)
     return x.reshape((z.shape[0], *self.image_shape))
 
@@ -47,18 +55,21 @@ class MLPDiscriminator(nn.Module):
   hidden: Sequence[int] = (1024, 512, 256)
   negative_slope: float = 0.2
   dropout: float = 0.3
-  first_init_std: float = 0.02
+  first_init_std: float = 0.02     # 0: Keras' glorot uniform for the first layer too
   num_classes: int = 0
   embed_dim: int = 50
+  spectral_norm: bool = False
   axis_name: Optional[str] = None  # unused: no BatchNorm here
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images (and labels, if conditional); dropout is active when train is True."""
+    sn = lambda layer: spectral(layer, self.spectral_norm, train)
     x = _join_label(self, x.reshape((x.shape[0], -1)), labels)
     for i, width in enumerate(self.hidden):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
-      x = nn.Dense(width, kernel_init=init)(x)
+      x = sn(nn.Dense(width, kernel_init=init))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-      x = layers.Dropout(self.dropout, deterministic=not train)(x)
-    return nn.Dense(1, kernel_init=keras_kernel_init)(x)
+      if self.dropout:
+        x = layers.Dropout(self.dropout, deterministic=not train)(x)
+    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(x)

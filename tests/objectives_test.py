@@ -1,0 +1,294 @@
+"""The train step with modern objectives: losses, regularizers, spectral norm and
+augmentation keep the stop-gradient invariants, the parallel equivalences, resume
+bit-identity and the documented semantics (lazy R1, clipping, ADA's p)."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import write_cifar_bins
+from ganjax import run_config, sweep, train, vectorized
+from ganjax.checkpoint import Checkpointer
+from ganjax.errors import GanjaxError
+from ganjax.experiment import Experiment
+from ganjax.parallel import preprocess
+
+ALL_OPS = 'color,translation,cutout'
+
+
+def _equal(a, b):
+  la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+  return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb))
+
+
+def _close(a, b, rtol=2e-4, atol=2e-6):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def _adam_close(a, b, lr=2e-4):
+  """Params after a few Adam steps from the same start: all within half a step (lr / 2),
+  and all but 0.1% within float rounding. Adam divides by sqrt(v): an element whose
+  gradient is near 0 turns a rounding difference (another device count's reduction
+  order, through a double backward) into a visible one, at most lr per step."""
+  x, y = (np.concatenate([np.ravel(v) for v in jax.tree.leaves(t)]) for t in (a, b))
+  assert x.shape == y.shape
+  off = np.abs(x - y) > 2e-6 + 2e-4 * np.abs(y)
+  assert np.abs(x - y).max() < lr / 2 and off.mean() < 1e-3, (np.abs(x - y).max(), off.mean())
+
+
+def _run(config, devices, steps=3):
+  """`steps` steps in one chunk from the seed's init: (host state, host metrics)."""
+  exp = Experiment(config, devices=devices)
+  dataset = exp.load_dataset()
+  chunk = exp.par.compile_chunk(exp.step_fns().train_step,
+                                unroll=config.get('unroll_steps', False))
+  state = exp.par.to_mode(exp.init_state())
+  state, metrics = chunk(state, exp.device_data(dataset),
+                         exp.par.shard_steps(exp.sampler(dataset.num_examples).indices(0, steps)))
+  return jax.device_get(exp.par.to_canonical(state)), exp.par.metrics_to_host(metrics)
+
+
+def _modern(c, loss='hinge'):
+  """hinge + SN in D + R1 + DiffAugment (every op) on a config."""
+  c.loss.name = loss
+  c.model.discriminator.spectral_norm = True
+  c.reg.r1 = 1.0
+  c.augment.policy = ALL_OPS
+  return c
+
+
+def _tiny_radford(tmp_path):
+  """cifar10_dcgan shrunk: BatchNorm in G and D, so every kind of statistic is present."""
+  from configs import cifar10_dcgan  # pylint: disable=g-import-not-at-top
+  c = cifar10_dcgan.get_config()
+  c.batch_size = 8
+  c.model.latent_dim = 8
+  c.model.generator.base_features = c.model.discriminator.base_features = 4
+  c.data.dir = write_cifar_bins(str(tmp_path / 'cifar'), per_file=8)
+  return c
+
+
+def test_g_step_writes_nothing_of_d_with_every_regularizer_on(tmp_path):
+  c = _tiny_radford(tmp_path)
+  c.model.generator.spectral_norm = c.model.discriminator.spectral_norm = True
+  c.reg.update(gp=10.0, r1=1.0, r2=1.0, lecam=0.1, lecam_start=0)
+  c.augment.update(policy=ALL_OPS, adaptive=True, p=0.5)
+  exp = Experiment(c, devices=jax.devices()[:1])
+  fns, state = exp.step_fns(), exp.init_state()
+  assert any('SpectralNorm' in k for k in state.d_batch_stats)
+  assert any('BatchNorm' in k for k in state.d_batch_stats)
+  real = preprocess(jnp.asarray(exp.load_dataset().images[:8]))
+  after_d, (_, _, _, terms) = jax.jit(fns.d_step)(state, real, None, jax.random.PRNGKey(0))
+  assert set(terms) == {'gp', 'r1', 'r2', 'lecam'}
+  assert _equal((after_d.g_params, after_d.g_batch_stats, after_d.g_opt_state),
+                (state.g_params, state.g_batch_stats, state.g_opt_state))
+  assert not _equal(after_d.d_batch_stats, state.d_batch_stats)   # BN and u moved
+  after_g, _ = jax.jit(fns.g_step)(after_d, jax.random.PRNGKey(1))
+  assert _equal((after_g.d_params, after_g.d_batch_stats, after_g.d_opt_state,
+                 after_g.lecam_ema, after_g.ada),
+                (after_d.d_params, after_d.d_batch_stats, after_d.d_opt_state,
+                 after_d.lecam_ema, after_d.ada))
+  assert not _equal(after_g.g_params, after_d.g_params)
+  assert not _equal(after_g.g_batch_stats, after_d.g_batch_stats)   # G's BN and u
+
+
+def test_eight_devices_equal_one_and_pmap_equals_jit(small_config):
+  """hinge + SN + R1 + DiffAugment: the 8-device global program equals one device (with
+  dropout), and pmap equals jit (pmap's per-device dropout keys differ: dropout off)."""
+  c = _modern(small_config)
+  one, m1 = _run(c, jax.devices()[:1])
+  eight, m8 = _run(c, jax.devices())
+  _adam_close((one.g_params, one.d_params), (eight.g_params, eight.d_params))
+  _close(one.d_batch_stats, eight.d_batch_stats, rtol=1e-3)   # SN's u and σ
+  np.testing.assert_allclose(m1['r1'], m8['r1'], rtol=1e-4)
+  assert np.all(m1['r1'] > 0)
+  c.model.discriminator.dropout = 0.0
+  jit, mj = _run(c, jax.devices())
+  c.parallel = 'pmap'
+  pmap, mp = _run(c, jax.devices())
+  _adam_close((jit.g_params, jit.d_params), (pmap.g_params, pmap.d_params))
+  _close(jit.d_batch_stats, pmap.d_batch_stats, rtol=1e-3)
+  for name in ('d_loss', 'g_loss', 'r1', 'd_real'):
+    np.testing.assert_allclose(mj[name], mp[name], rtol=1e-4, atol=2e-5)
+
+
+def test_resume_is_bit_identical_with_sn_lecam_and_adaptive_p(small_config, tmp_path):
+  c = small_config
+  c.model.generator.spectral_norm = c.model.discriminator.spectral_norm = True
+  c.reg.update(lecam=0.5, lecam_start=2)
+  # A target below any r_t: p rises at every adjustment.
+  c.augment.update(policy=ALL_OPS, adaptive=True, p=0.0, adjust_every=2, kimg=0.01,
+                   target=-1.0)
+  c.loss.name = 'least_squares'
+  straight = train.train_and_evaluate(c, str(tmp_path / 'straight'))
+  c.num_steps = 4
+  train.train_and_evaluate(c, str(tmp_path / 'split'))
+  c.num_steps = 8
+  resumed = train.train_and_evaluate(c, str(tmp_path / 'split'))
+  assert _equal(jax.device_get(straight), jax.device_get(resumed))
+  assert float(straight.ada['p']) > 0 and float(straight.lecam_ema['real']) != 0
+  exp = Experiment(c)
+  from_disk, step = Checkpointer(str(tmp_path / 'split')).restore(exp.abstract_state())
+  assert step == 8 and _equal(jax.device_get(from_disk), jax.device_get(straight))
+
+
+def test_adaptive_p_at_zero_is_the_plain_step(small_config):
+  plain, _ = _run(small_config, jax.devices()[:1], steps=1)
+  small_config.augment.update(policy=ALL_OPS, adaptive=True, p=0.0)
+  augmented, metrics = _run(small_config, jax.devices()[:1], steps=1)
+  assert _equal((plain.g_params, plain.d_params), (augmented.g_params, augmented.d_params))
+  assert metrics['augment_p'][0] == 0.0 and 'ada_rt' in metrics
+
+
+@pytest.mark.parametrize('loss', ['bce', 'hinge', 'wasserstein', 'least_squares',
+                                  'relativistic'])
+def test_one_g_step_raises_ds_score_of_the_fakes(small_config, loss):
+  small_config.loss.name = loss
+  small_config.model.discriminator.dropout = 0.0
+  exp = Experiment(small_config, devices=jax.devices()[:1])
+  fns, state = exp.step_fns(), exp.init_state()
+  real = preprocess(jnp.asarray(exp.load_dataset().images[:16]))
+  key = jax.random.PRNGKey(5)
+  z = jax.random.normal(jax.random.split(jax.random.split(key)[0])[0], (16, 8))
+
+  def score(s):
+    fake = exp.generator.apply({'params': s.g_params}, z, train=True)
+    return float(jnp.mean(exp.discriminator.apply({'params': s.d_params}, fake, train=False)))
+
+  after, _ = jax.jit(fns.g_step)(state, key, real)
+  assert score(after) > score(state)
+
+
+def test_lazy_r1_is_k_times_the_penalty_every_k_d_updates(small_config):
+  small_config.reg.r1 = 2.0
+  _, eager = _run(small_config, jax.devices()[:1], steps=1)
+  small_config.reg.r1_every = 3
+  lazy_state, lazy = _run(small_config, jax.devices()[:1], steps=4)
+  np.testing.assert_allclose(lazy['r1'][0], 3 * eager['r1'][0], rtol=1e-5)
+  assert lazy['r1'][1] == lazy['r1'][2] == 0.0 and lazy['r1'][3] > 0
+  # The penalty's value is γ/2 E||∇D(x)||², recomputed by hand for step 0's batch.
+  exp = Experiment(small_config, devices=jax.devices()[:1])
+  state = exp.init_state()
+  dataset = exp.load_dataset()
+  real = preprocess(jnp.asarray(dataset.images[exp.sampler(dataset.num_examples).indices(0, 1)[0, 0]]))
+  key = jax.random.fold_in(jax.random.fold_in(state.rng, 0), 0)
+  d_fn = lambda x: exp.discriminator.apply({'params': state.d_params}, x, train=True,
+                                           rngs={'dropout': jax.random.fold_in(key, 0xA4)})
+  grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(real)
+  np.testing.assert_allclose(eager['r1'][0], float(jnp.mean(jnp.sum(grads ** 2, (1, 2, 3)))),
+                             rtol=1e-4)
+  assert int(lazy_state.step) == 4
+
+
+def test_weight_clipping_and_rmsprop(small_config):
+  small_config.loss.update(name='wasserstein', clip=0.01)
+  small_config.optimizer.d.name = small_config.optimizer.g.name = 'rmsprop'
+  small_config.optimizer.d.learning_rate = 5e-5
+  state, metrics = _run(small_config, jax.devices()[:1], steps=2)
+  leaves = jax.tree.leaves(state.d_params)
+  assert max(float(np.abs(x).max()) for x in leaves) <= 0.01
+  assert np.allclose(metrics['d_loss'], metrics['d_fake'] - metrics['d_real'], atol=1e-5)
+
+
+def test_relativistic_reads_a_real_batch_for_g_and_separate_batches_take_every_reg(
+    small_config):
+  small_config.loss.name = 'relativistic'
+  small_config.d_steps = 2
+  exp = Experiment(small_config)
+  assert exp.batches_per_step == 3
+  assert exp.sampler(100).indices(0, 2).shape == (2, 3, 16)
+  state, metrics = _run(small_config, jax.devices()[:1], steps=2)
+  assert np.isfinite(metrics['g_loss']).all() and int(state.d_opt_state[0].count) == 4
+  small_config.loss.name = 'hinge'
+  small_config.d_batch = 'separate'
+  small_config.reg.update(gp=1.0, r1=1.0, r2=1.0, lecam=0.1, lecam_start=0)
+  state, metrics = _run(small_config, jax.devices()[:1], steps=2)
+  assert all(np.all(metrics[k] > 0) for k in ('gp', 'r1', 'r2'))
+  assert int(state.d_opt_state[0].count) == 8   # 2 steps x 2 D steps x (real + fake)
+
+
+def test_simultaneous_and_conditional_steps_take_the_regularizers(small_config):
+  small_config.updates = 'simultaneous'
+  small_config.reg.update(gp=10.0, r1=1.0, lecam=0.1, lecam_start=0)
+  small_config.augment.policy = 'translation'
+  state, metrics = _run(small_config, jax.devices()[:1], steps=2)
+  assert int(state.d_opt_state[0].count) == int(state.g_opt_state[0].count) == 2
+  assert all(np.all(np.isfinite(metrics[k])) for k in ('gp', 'r1', 'lecam', 'd_loss'))
+  from configs import mnist_mlp_cgan  # pylint: disable=g-import-not-at-top
+  c = mnist_mlp_cgan.get_config()
+  c.update(batch_size=16, data=small_config.data)
+  c.model.latent_dim = 8
+  _modern(c).reg.gp = 10.0
+  c.d_steps = 2
+  state, metrics = _run(c, jax.devices(), steps=2)
+  assert np.all(metrics['gp'] > 0) and int(state.step) == 2
+
+
+def test_vectorized_seeds_with_objectives_equal_each_seed_alone(small_config, tmp_path):
+  c = _modern(small_config)
+  c.reg.r1_every = 2
+  c.augment.update(adaptive=True, p=0.0, adjust_every=2, kimg=0.01)
+  configs = [sweep.apply(c, {}, s) for s in (0, 1)]
+  vectorized.train_seeds(configs, [str(tmp_path / 'vec' / str(s)) for s in (0, 1)])
+  exp = Experiment(c)
+  for s, config in zip((0, 1), configs):
+    alone = train.train_and_evaluate(config, str(tmp_path / 'alone' / str(s)))
+    together, _ = Checkpointer(str(tmp_path / 'vec' / str(s))).restore(exp.abstract_state())
+    _close(jax.device_get(alone), jax.device_get(together), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('field,value,message', [
+    ('loss.name', 'wgan', "loss.name='wgan' is not one of"),
+    ('reg.gp', -10.0, 'reg.gp must be a number >= 0'),
+    ('reg.lecam', -1, 'reg.lecam must be a number >= 0'),
+    ('augment.p', 1.5, 'augment.p is a probability'),
+    ('augment.policy', 'color,flip', "unknown augmentation op(s) ['flip']"),
+    ('reg.r1_every', 0, 'reg.r1_every must be an integer >= 1'),
+    ('loss.relativistic', 'both', "loss.relativistic='both' is not one of"),
+    ('optimizer.d.name', 'sgd', "optimizer.d.name='sgd' is not one of"),
+])
+def test_bad_objective_values_are_one_line_errors_naming_the_field(small_config, field, value,
+                                                                   message):
+  *parents, leaf = field.split('.')
+  node = small_config
+  for p in parents:
+    node = node[p]
+  node[leaf] = value
+  with pytest.raises(GanjaxError) as e:
+    run_config.validate(small_config)
+  assert message in str(e.value) and '\n' not in str(e.value)
+  assert f'--config.{field}' in str(e.value)
+
+
+def test_a_checkpoint_from_before_the_new_state_fields_restores(small_config, tmp_path):
+  """A state saved without lecam_ema / ada (as runs before them saved it) restores into
+  today's state, the new empty fields left empty."""
+  import flax  # pylint: disable=g-import-not-at-top
+
+  @flax.struct.dataclass
+  class OldState:
+    step: jax.Array
+    rng: jax.Array
+    g_params: dict
+    d_params: dict
+    g_batch_stats: dict
+    d_batch_stats: dict
+    g_opt_state: tuple
+    d_opt_state: tuple
+    g_ema_params: dict
+
+  exp = Experiment(small_config, devices=jax.devices()[:1])
+  state = exp.init_state().replace(step=jnp.asarray(7, jnp.int32))
+  old = OldState(**{k: getattr(state, k) for k in OldState.__dataclass_fields__})
+  ckpt = Checkpointer(str(tmp_path))
+  ckpt.save(7, old)
+  ckpt.close()
+  restored, step = Checkpointer(str(tmp_path)).restore(exp.abstract_state())
+  assert step == 7 and int(restored.step) == 7
+  assert restored.lecam_ema == {} and restored.ada == {}
+  assert _equal(restored.g_params, state.g_params)
+  assert not os.path.exists(tmp_path / 'corrupt_checkpoints')
