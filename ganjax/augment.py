@@ -18,7 +18,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 OPS = {'color': ('brightness', 'saturation', 'contrast'), 'translation': ('translation',),
        'cutout': ('cutout',)}
@@ -63,27 +62,28 @@ def _shifts(side, ratio):
   return int(side * ratio + 0.5)
 
 
-def draw(key, batch, image_shape, policy):
-  """The random parameters of every function in `policy` for a batch: a dict of [batch]
-  arrays (uniforms in [0, 1), integer shifts and cutout offsets), plus one uniform per
-  function deciding whether it applies (compared with p)."""
-  h, w = image_shape[:2]
-  names = [f for op in policy for f in OPS[op]]
-  out = {}
-  for i, name in enumerate(names):
-    k_apply, k1, k2 = jax.random.split(jax.random.fold_in(key, i), 3)
-    out[f'{name}_apply'] = jax.random.uniform(k_apply, (batch,))
-    if name == 'translation':
-      sh, sw = _shifts(h, TRANSLATION_RATIO), _shifts(w, TRANSLATION_RATIO)
-      out['translation_y'] = jax.random.randint(k1, (batch,), -sh, sh + 1)
-      out['translation_x'] = jax.random.randint(k2, (batch,), -sw, sw + 1)
-    elif name == 'cutout':
-      ch, cw = _shifts(h, CUTOUT_RATIO), _shifts(w, CUTOUT_RATIO)
-      out['cutout_y'] = jax.random.randint(k1, (batch,), 0, h + (1 - ch % 2))
-      out['cutout_x'] = jax.random.randint(k2, (batch,), 0, w + (1 - cw % 2))
-    else:
-      out[name] = jax.random.uniform(k1, (batch,))
-  return out
+# Per function, the uniforms it reads: whether it applies (< p), then its parameters.
+PARAMS = {'brightness': ('apply', 'u'), 'saturation': ('apply', 'u'),
+          'contrast': ('apply', 'u'), 'translation': ('apply', 'dy', 'dx'),
+          'cutout': ('apply', 'cy', 'cx')}
+
+
+def columns(policy):
+  """{(function, parameter): column} of the uniforms draw() makes for a policy."""
+  names = [(f, q) for op in policy for f in OPS[op] for q in PARAMS[f]]
+  return {name: i for i, name in enumerate(names)}
+
+
+def draw(key, batch, policy):
+  """The random numbers of every function in `policy` for a batch: uniforms in [0, 1)
+  [batch, len(columns(policy))], one per sample and parameter (a single draw: few ops
+  for XLA to compile, and a pmap device can keep its own rows)."""
+  return jax.random.uniform(key, (batch, len(columns(policy))))
+
+
+def _integers(u, low, high):
+  """Uniforms in [0, 1) -> integers uniform in [low, high]."""
+  return jnp.clip(jnp.floor(u * (high - low + 1)).astype(jnp.int32) + low, low, high)
 
 
 def _per_sample(v, x):
@@ -107,14 +107,19 @@ def contrast(x, u):
   return (x - mean) * _per_sample(u + 0.5, x) + mean
 
 
+def _shift_matrix(n, shift):
+  """[B, n, n] one-hot rows: row i picks i + shift[b] (none where that leaves 0..n-1)."""
+  i = jnp.arange(n)
+  return (i[None, None, :] == i[None, :, None] + shift[:, None, None]).astype(jnp.float32)
+
+
 def translation(x, dy, dx):
   """Shifts image i by (dy[i], dx[i]) pixels, zeros where it leaves the frame:
-  out[i, r, c] = x[i, r + dy, c + dx]."""
-  b, h, w, _ = x.shape
-  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  rows = jnp.clip(jnp.arange(h)[None, :] + dy[:, None] + 1, 0, h + 1)
-  cols = jnp.clip(jnp.arange(w)[None, :] + dx[:, None] + 1, 0, w + 1)
-  return padded[jnp.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
+  out[i, r, c] = x[i, r + dy, c + dx]; two one-hot matmuls (their gradients are matmuls
+  too, where a gather's would be a scatter)."""
+  _, h, w, _ = x.shape
+  rows, cols = _shift_matrix(h, dy).astype(x.dtype), _shift_matrix(w, dx).astype(x.dtype)
+  return jnp.einsum('brh,bhwc,bsw->brsc', rows, x, cols)
 
 
 def cutout(x, cy, cx):
@@ -128,26 +133,32 @@ def cutout(x, cy, cx):
   return x * (1.0 - inside[..., None].astype(x.dtype))
 
 
-def _function(name, x, d):
+def _function(name, x, u):
+  """Applies function `name` with its uniforms u {parameter: [B]}."""
+  _, h, w, _ = x.shape
   if name == 'translation':
-    return translation(x, d['translation_y'], d['translation_x'])
+    sh, sw = _shifts(h, TRANSLATION_RATIO), _shifts(w, TRANSLATION_RATIO)
+    return translation(x, _integers(u['dy'], -sh, sh), _integers(u['dx'], -sw, sw))
   if name == 'cutout':
-    return cutout(x, d['cutout_y'], d['cutout_x'])
+    ch, cw = _shifts(h, CUTOUT_RATIO), _shifts(w, CUTOUT_RATIO)
+    return cutout(x, _integers(u['cy'], 0, h - ch % 2), _integers(u['cx'], 0, w - cw % 2))
   return {'brightness': brightness, 'saturation': saturation, 'contrast': contrast}[name](
-      x, d[name])
+      x, u['u'])
 
 
 def apply(x, draws, policy, p=1.0):
   """Augments images x [B,H,W,C] with `draws` (from draw, B rows); p: a float or a traced
-  scalar. A function applies to sample i when its apply-uniform is < p (always when p is
-  the constant 1)."""
+  scalar. A function applies to sample i when its 'apply' uniform is < p (always when p
+  is the constant 1)."""
+  cols = columns(policy)
   for op in policy:
     for name in OPS[op]:
-      y = _function(name, x, draws)
+      u = {q: draws[:, cols[(name, q)]] for q in PARAMS[name]}
+      y = _function(name, x, u)
       if isinstance(p, (int, float)) and p >= 1.0:
         x = y
       else:
-        x = jnp.where(_per_sample(draws[f'{name}_apply'] < p, x), y, x)
+        x = jnp.where(_per_sample(u['apply'] < p, x), y, x)
   return x
 
 

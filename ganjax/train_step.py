@@ -131,7 +131,7 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     if not ac.active:
       return x
     n = x.shape[0] * (lax.axis_size(ax) if ax else 1)
-    draws = _local_rows(augment.draw(key, n, x.shape[1:], ac.policy), ax)
+    draws = _local_rows(augment.draw(key, n, ac.policy), ax)
     return constrain(augment.apply(x, draws, ac.policy, augment_p(state)))
 
   def critic(state, d_params, labels, key, aug_key):

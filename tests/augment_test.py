@@ -48,26 +48,37 @@ def test_color_ops_match_diffaugment_formulas():
 
 
 def test_shapes_kept_identity_at_p0_and_same_key_same_result():
-  draws = augment.draw(jax.random.PRNGKey(3), 5, X.shape[1:], ALL)
+  draws = augment.draw(jax.random.PRNGKey(3), 5, ALL)
   y = augment.apply(jnp.asarray(X), draws, ALL)
   assert y.shape == X.shape and not np.allclose(y, X)
   np.testing.assert_array_equal(augment.apply(jnp.asarray(X), draws, ALL, 0.0), X)
-  again = augment.apply(jnp.asarray(X), augment.draw(jax.random.PRNGKey(3), 5, X.shape[1:], ALL),
+  again = augment.apply(jnp.asarray(X), augment.draw(jax.random.PRNGKey(3), 5, ALL),
                         ALL)
   np.testing.assert_array_equal(y, again)
-  other = augment.apply(jnp.asarray(X), augment.draw(jax.random.PRNGKey(4), 5, X.shape[1:], ALL),
+  other = augment.apply(jnp.asarray(X), augment.draw(jax.random.PRNGKey(4), 5, ALL),
                         ALL)
   assert not np.array_equal(y, other)
 
 
 def test_probability_applies_each_function_per_sample():
   """At p = 0.5 some samples are translated and some are not, by their own uniforms."""
-  draws = augment.draw(jax.random.PRNGKey(0), 5, X.shape[1:], ('translation',))
-  draws['translation_y'] = jnp.ones(5, jnp.int32)
-  draws['translation_apply'] = jnp.array([0.1, 0.9, 0.4, 0.6, 0.0])
-  y = np.asarray(augment.apply(jnp.asarray(X), draws, ('translation',), 0.5))
+  cols = augment.columns(('translation',))
+  draws = np.zeros((5, len(cols)), np.float32)
+  draws[:, cols[('translation', 'dy')]] = 0.99   # the largest shift at 8 px: +1 (dx: -1)
+  draws[:, cols[('translation', 'apply')]] = [0.1, 0.9, 0.4, 0.6, 0.0]
+  y = np.asarray(augment.apply(jnp.asarray(X), jnp.asarray(draws), ('translation',), 0.5))
   moved = [not np.array_equal(y[i], X[i]) for i in range(5)]
   assert moved == [True, False, True, False, True]
+  np.testing.assert_array_equal(y[0, :7, 1:], X[0, 1:, :7])   # out[r, c] = x[r + 1, c - 1]
+
+
+def test_draws_cover_the_diffaugment_ranges():
+  """Shifts in [-4, 4] at 28 px (int(28 / 8 + 0.5)), every one of them drawn."""
+  policy = ('translation',)
+  cols = augment.columns(policy)
+  u = augment.draw(jax.random.PRNGKey(0), 4000, policy)[:, cols[('translation', 'dy')]]
+  shifts = np.asarray(augment._integers(u, -4, 4))   # pylint: disable=protected-access
+  assert sorted(set(shifts.tolist())) == list(range(-4, 5))
 
 
 @pytest.mark.parametrize('policy', [('translation',), ('cutout',), ALL])
@@ -78,7 +89,7 @@ def test_gradients_flow_through_the_ops(policy):
   jax.config.update('jax_enable_x64', True)
   try:
     x = jnp.asarray(X, jnp.float64)
-    draws = augment.draw(jax.random.PRNGKey(1), 5, X.shape[1:], policy)
+    draws = augment.draw(jax.random.PRNGKey(1), 5, policy)
     f = lambda x: jnp.sum(augment.apply(x, draws, policy) ** 2)
     grad = np.asarray(jax.grad(f)(x))
     assert np.isfinite(grad).all() and np.abs(grad).sum() > 0

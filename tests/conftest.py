@@ -30,8 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_DIR = os.path.join(os.path.dirname(REPO), 'shared', 'data', 'mnist')
 
 
-@pytest.fixture
-def small_config():
+def make_small_config():
   """configs/mnist_mlp.py shrunk to a few-ms step, on the shared 10k MNIST digits."""
   from configs import mnist_mlp  # pylint: disable=g-import-not-at-top
   c = mnist_mlp.get_config()
@@ -45,6 +44,37 @@ def small_config():
   c.data.dir = MNIST_DIR
   c.data.split = 'test'
   return c
+
+
+@pytest.fixture
+def small_config():
+  """A fresh make_small_config() per test."""
+  return make_small_config()
+
+
+def with_objectives(c, loss='hinge'):
+  """Turns on (in place) a modern objective on a config: `loss`, SN in D and G, R1 (lazy,
+  every 2nd D update), LeCam from step 2, and DiffAugment at an adaptive p that rises
+  (target -1) from 0 every 2 steps; returns it."""
+  c.loss.name = loss
+  c.model.discriminator.spectral_norm = c.model.generator.spectral_norm = True
+  c.reg.update(r1=1.0, r1_every=2, lecam=0.5, lecam_start=2)
+  c.augment.update(policy='color,translation,cutout', adaptive=True, p=0.0, target=-1.0,
+                   adjust_every=2, kimg=0.01)
+  return c
+
+
+def assert_adam_close(a, b, lr=2e-4):
+  """Params after a few Adam steps from the same start: all within half a step (lr / 2),
+  and all but 0.1% within float rounding. Adam divides by sqrt(v): an element whose
+  gradient is near 0 turns a rounding difference (another device count's reduction
+  order, through a double backward) into a visible one, at most lr per step."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  x, y = (np.concatenate([np.ravel(v) for v in jax.tree.leaves(t)]) for t in (a, b))
+  assert x.shape == y.shape
+  off = np.abs(x - y) > 2e-6 + 2e-4 * np.abs(y)
+  assert np.abs(x - y).max() < lr / 2 and off.mean() < 1e-3, (np.abs(x - y).max(), off.mean())
 
 
 def start(cmd, **kwargs):

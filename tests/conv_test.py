@@ -139,3 +139,27 @@ def test_checkpoint_from_one_impl_generates_the_same_with_the_other(tmp_path):
     images[impl] = np.load(f'{tmp_path}/{impl}.npz')['images'].astype(int)
   assert images['xla'].std() > 0
   assert np.abs(images['xla'] - images['subpixel']).max() <= 1  # uint8 rounding at most
+
+
+@pytest.mark.parametrize('method', ['span', 'phases'])
+def test_gradient_penalty_through_the_subpixel_input_gradient_matches_xla(method):
+  """R1 / WGAN-GP differentiate D's input gradient w.r.t. its kernel: a gradient of the
+  custom VJP's backward rule. It equals the same through XLA's own convolution."""
+  from ganjax.models.conv import strided_conv  # pylint: disable=g-import-not-at-top
+  kx, kk = jax.random.split(jax.random.PRNGKey(0))
+  x = jax.random.normal(kx, (3, 8, 8, 16))
+  kernel = jax.random.normal(kk, (4, 4, 16, 8)) / 8
+  pads = ((1, 1), (1, 1))
+
+  def penalty(conv):
+    def r1(w):
+      d = lambda x: jnp.sum(jnp.tanh(conv(x, w)) ** 2)   # a nonlinear "D"
+      g = jax.grad(d)(x)
+      return jnp.sum(g ** 2)
+    return jax.jit(jax.value_and_grad(r1))(kernel)
+
+  ref = penalty(lambda x, w: lax.conv_general_dilated(x, w, (2, 2), pads,
+                                                      dimension_numbers=DIMS))
+  got = penalty(lambda x, w: strided_conv(x, w, (2, 2), pads, method))
+  np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
+  np.testing.assert_allclose(got[1], ref[1], rtol=1e-4, atol=1e-5)

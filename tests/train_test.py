@@ -1,4 +1,8 @@
-"""The training loop: resume is bit-identical, bad checkpoints fall back, NaNs stop cleanly."""
+"""The training loop: resume is bit-identical, bad checkpoints fall back, NaNs stop cleanly.
+
+The run these tests resume against has the state's every optional part in use: spectral
+norm's u vectors, LeCam's EMAs and the adaptive augmentation's p (conftest.with_objectives).
+"""
 
 import glob
 import json
@@ -8,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import write_cifar_bins
+from conftest import make_small_config, with_objectives, write_cifar_bins
 from ganjax import train
 from ganjax.errors import GanjaxError
 
@@ -29,9 +33,17 @@ def _steps(workdir):
 
 
 @pytest.fixture
-def uninterrupted(small_config, tmp_path_factory):
+def config():
+  """The config of the uninterrupted run, fresh for each test."""
+  return with_objectives(make_small_config(), loss='bce')
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  """One 8-step run (and its workdir) for the module's tests to compare against."""
   workdir = str(tmp_path_factory.mktemp('full'))
-  return train.train_and_evaluate(small_config, workdir), workdir
+  config = with_objectives(make_small_config(), loss='bce')
+  return train.train_and_evaluate(config, workdir), workdir
 
 
 def test_run_writes_checkpoints_samples_metrics(uninterrupted):
@@ -42,17 +54,20 @@ def test_run_writes_checkpoints_samples_metrics(uninterrupted):
   rows = [json.loads(l) for l in open(f'{workdir}/metrics.jsonl')]
   assert [r['step'] for r in rows] == [4, 8]
   assert all(np.isfinite(r['d_loss']) and 0 < r['d_real_prob'] < 1 for r in rows)
+  assert 0 < rows[0]['augment_p'] < rows[1]['augment_p'] and rows[1]['lecam'] > 0
+  assert float(state.ada['p']) > 0 and float(state.lecam_ema['real']) != 0
+  assert any('SpectralNorm' in k for k in state.d_batch_stats)
   assert glob.glob(f'{workdir}/tensorboard/events.out.tfevents.*')
   assert json.load(open(f'{workdir}/config.json'))['batch_size'] == 16
 
 
-def test_resume_is_bit_identical(small_config, uninterrupted, tmp_path):
+def test_resume_is_bit_identical(config, uninterrupted, tmp_path):
   full, _ = uninterrupted
-  small_config.num_steps = 6  # stops off the checkpoint grid: chunks 4+2, then 2
-  train.train_and_evaluate(small_config, str(tmp_path))
+  config.num_steps = 6  # stops off the checkpoint grid: chunks 4+2, then 2
+  train.train_and_evaluate(config, str(tmp_path))
   assert _steps(tmp_path) == [4, 6]
-  small_config.num_steps = 8
-  resumed = train.train_and_evaluate(small_config, str(tmp_path))
+  config.num_steps = 8
+  resumed = train.train_and_evaluate(config, str(tmp_path))
   _assert_identical(full, resumed)
 
 
@@ -79,22 +94,22 @@ def test_resume_is_bit_identical_for_unrolled_conv_chunks(tmp_path):
                       os.environ.get('JAX_DISABLE_MOST_OPTIMIZATIONS') == '1')
 
 
-def test_finished_run_is_not_retrained(small_config, uninterrupted):
+def test_finished_run_is_not_retrained(config, uninterrupted):
   full, workdir = uninterrupted
   before = open(f'{workdir}/metrics.jsonl').read()
-  again = train.train_and_evaluate(small_config, workdir)
+  again = train.train_and_evaluate(config, workdir)
   _assert_identical(full, again)
   assert open(f'{workdir}/metrics.jsonl').read() == before
 
 
-def test_corrupt_latest_checkpoint_falls_back_and_is_kept(small_config, uninterrupted,
+def test_corrupt_latest_checkpoint_falls_back_and_is_kept(config, uninterrupted,
                                                            tmp_path):
   full, _ = uninterrupted
-  train.train_and_evaluate(small_config, str(tmp_path))
+  train.train_and_evaluate(config, str(tmp_path))
   for path in glob.glob(f'{tmp_path}/checkpoints/8/**/*', recursive=True):
     if os.path.isfile(path):
       open(path, 'wb').close()  # truncate every file of the newest checkpoint
-  resumed = train.train_and_evaluate(small_config, str(tmp_path))
+  resumed = train.train_and_evaluate(config, str(tmp_path))
   _assert_identical(full, resumed)
   assert _steps(tmp_path) == [4, 8]
   assert len(glob.glob(f'{tmp_path}/corrupt_checkpoints/8-*')) == 1  # set aside, not deleted
@@ -113,8 +128,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(small_config, tmp_
   assert _steps(tmp_path) == [4]
 
 
-def test_workdir_of_another_config_is_refused(small_config, uninterrupted):
+def test_workdir_of_another_config_is_refused(config, uninterrupted):
   _, workdir = uninterrupted
-  small_config.model.generator.hidden = (16, 16)
+  config.model.generator.hidden = (16, 16)
   with pytest.raises(GanjaxError, match='different config'):
-    train.train_and_evaluate(small_config, workdir)
+    train.train_and_evaluate(config, workdir)
