@@ -56,7 +56,7 @@ def run_layout(args):
   seeds = SEEDS if args.layout == 'vec8' else 1
   samplers = [input_pipeline.IndexSampler(i, n, b, k) for i in range(seeds)]
   if args.layout == 'vec8':
-    chunk = vectorized.compile_chunk(exp.par, fns.train_step, unroll)
+    chunk = vectorized.compile_chunk(exp, unroll)
     states = []
     for i in range(seeds):
       config.seed = i

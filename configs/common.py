@@ -73,7 +73,7 @@ def augment(**overrides):
   """Differentiable augmentation of D's inputs (augment.py); off with an empty policy."""
   return dict(dict(
       policy='',                 # comma list of color, translation, cutout
-      p=1.0,                     # probability per function and sample (adaptive: the start)
+      p=1.0,                     # probability per function and sample (adaptive: the start, < 1)
       adaptive=False,            # ADA: adjust p towards E[sign D(x_real)] = target
       target=0.6, adjust_every=4,  # ADA's target and interval (G steps)
       kimg=500.0), **overrides)  # ADA's speed: p moves by at most 1 per kimg*1000 reals

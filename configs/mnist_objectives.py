@@ -25,12 +25,12 @@ def get_config():
   c.model.generator.features = (64, 32, 16)
   c.model.discriminator.features = (16, 32)
   c.batch_size = 64
-  c.num_steps = 3000
+  c.num_steps = 2500
   c.steps_per_dispatch = 10
   c.log_every = 100
   c.sample_every = 500
-  c.checkpoint_every = 1000
-  c.eval_every = 1000
+  c.checkpoint_every = 1250
+  c.eval_every = 1250
   c.eval_samples = 5000
   return c
 

@@ -85,7 +85,10 @@ class Checkpointer:
     predates (state fields added since, unused by this run)."""
     if not dataclasses.is_dataclass(abstract):
       return []
-    metadata = self.manager.item_metadata(int(step))
+    try:
+      metadata = self.manager.item_metadata(int(step))
+    except Exception:  # pylint: disable=broad-except
+      return []   # no readable metadata: the full restore below decides
     saved = getattr(metadata, 'tree', metadata)
     if not hasattr(saved, 'keys'):
       return []

@@ -43,8 +43,19 @@ class Experiment:
     return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
                                                        sharding=self.par.replicated), shapes)
 
-  def step_config(self):
-    """The train step's static knobs, from the config."""
+  def warnings(self):
+    """One-line notes on settings that run but may not do what is meant."""
+    reg = self.config.get('reg', {})
+    penalized = [f'reg.{k}' for k in ('gp', 'r1', 'r2') if reg.get(k, 0.0)]
+    d_stats = jax.eval_shape(self._init_fn()).d_batch_stats
+    if penalized and any('BatchNorm' in name for name in d_stats):
+      return [f'{", ".join(penalized)} with BatchNorm in D: D does not score examples '
+              'independently, so the per-example gradients the penalty takes mix the batch '
+              '(the penalty papers use D without BN)']
+    return []
+
+  def step_config(self, seed_axis=None):
+    """The train step's static knobs, from the config (seed_axis: vmap-ed over seeds)."""
     c = self.config
     return StepConfig(
         latent_dim=c.model.latent_dim, global_batch=c.batch_size, d_steps=c.d_steps,
@@ -53,7 +64,8 @@ class Experiment:
         reg=regularizers.RegConfig.from_config(c.get('reg', {}), c.loss.get('clip', 0.0)),
         aug=augment.AugmentConfig.from_config(c.get('augment', {})),
         fakes_for_d=c.get('fakes_for_d', 'train'), num_classes=self.num_classes,
-        ema_decay=float(c.get('ema_decay', 0.0)), axis_name=self.par.axis_name)
+        ema_decay=float(c.get('ema_decay', 0.0)), axis_name=self.par.axis_name,
+        seed_axis=seed_axis)
 
   @property
   def batches_per_step(self):
@@ -66,10 +78,11 @@ class Experiment:
         self.config.seed, num_examples, self.real_batch, self.batches_per_step,
         self.config.data.get('sampling', 'epochs'))
 
-  def step_fns(self):
-    """The pure train step and its D / G halves for this config (not yet jitted)."""
-    return make_step_fns(self.step_config(), self.generator, self.discriminator, self.g_tx,
-                         self.d_tx, self.par.constrain)
+  def step_fns(self, seed_axis=None):
+    """The pure train step and its D / G halves for this config (not yet jitted); with
+    seed_axis, for a vmap over seeds bound to that axis name."""
+    return make_step_fns(self.step_config(seed_axis), self.generator, self.discriminator,
+                         self.g_tx, self.d_tx, self.par.constrain)
 
   def load_dataset(self):
     """Loads the training data and checks it matches what the models were built for."""

@@ -94,27 +94,29 @@ def d_term_weight(cfg):
   return 0.5 if cfg.name in ('bce', 'least_squares') else 1.0
 
 
-def d_loss(cfg, *, real, fake):
+def d_loss(cfg, *, real, fake, mean=jnp.mean):
   """D's loss on its outputs for reals [B,1] and fakes [B',1] -> scalar.
 
   relativistic average (RaGAN): ½ (BCE(D(x) - E D(G(z)), 1) + BCE(D(G(z)) - E D(x), 0));
   relativistic paired (RpGAN): BCE(D(x) - D(G(z)), 1) over pairs (B = B'); the others
-  weight * (real term + fake term).
+  weight * (real term + fake term). `mean` takes RaGAN's centres E D(·) (under pmap: over
+  the global batch).
   """
   if cfg.name == 'relativistic':
     if cfg.relativistic == 'paired':
       return jnp.mean(bce_with_logits(real - fake, 1.0))
-    return 0.5 * (jnp.mean(bce_with_logits(real - jnp.mean(fake), 1.0)) +
-                  jnp.mean(bce_with_logits(fake - jnp.mean(real), 0.0)))
+    return 0.5 * (jnp.mean(bce_with_logits(real - mean(fake), 1.0)) +
+                  jnp.mean(bce_with_logits(fake - mean(real), 0.0)))
   return d_term_weight(cfg) * (d_real_term(cfg, real) + d_fake_term(cfg, fake))
 
 
-def g_loss(cfg, *, fake, real=None):
+def g_loss(cfg, *, fake, real=None, mean=jnp.mean):
   """G's loss on D's outputs for fakes [B,1] (and reals [B,1]: relativistic) -> scalar.
 
   bce non_saturating: -E log σ(D(G(z))); bce minimax: E log(1 - σ(D(G(z)))) (Goodfellow
   et al.'s original objective, which G minimizes); hinge and wasserstein: -E D(G(z));
-  least_squares: ½ E[(D(G(z)) - c)²]; relativistic: D's loss with the roles swapped.
+  least_squares: ½ E[(D(G(z)) - c)²]; relativistic: D's loss with the roles swapped
+  (`mean` as in d_loss).
   """
   if cfg.name == 'bce':
     if cfg.generator == 'non_saturating':
@@ -129,8 +131,8 @@ def g_loss(cfg, *, fake, real=None):
   if cfg.name == 'relativistic':
     if cfg.relativistic == 'paired':
       return jnp.mean(bce_with_logits(fake - real, 1.0))
-    return 0.5 * (jnp.mean(bce_with_logits(fake - jnp.mean(real), 1.0)) +
-                  jnp.mean(bce_with_logits(real - jnp.mean(fake), 0.0)))
+    return 0.5 * (jnp.mean(bce_with_logits(fake - mean(real), 1.0)) +
+                  jnp.mean(bce_with_logits(real - mean(fake), 0.0)))
   raise ValueError(f'unknown loss {cfg.name!r}; use one of {LOSSES}')
 
 

@@ -101,15 +101,32 @@ def _validate_objective(flat):
                     ('sample_grid', 1)):
     if not isinstance(flat[name], int) or isinstance(flat[name], bool) or flat[name] < low:
       raise GanjaxError(f'--config.{name} must be an integer >= {low}, got {flat[name]!r}')
-  if not _number(flat['augment.kimg']) or flat['augment.kimg'] <= 0:
-    raise GanjaxError(f'--config.augment.kimg must be > 0, got {flat["augment.kimg"]!r}')
+  for name in ('augment.kimg', 'loss.ls_a', 'loss.ls_b', 'loss.ls_c'):
+    if not _number(flat[name]) or (name == 'augment.kimg' and flat[name] <= 0):
+      raise GanjaxError(f'--config.{name} must be a number' + (' > 0' if 'kimg' in name else '')
+                        + f', got {flat[name]!r}')
+  policy = flat['augment.policy']
   try:
-    augment.parse_policy(flat['augment.policy'])
+    if not isinstance(policy, str):
+      raise ValueError('give the ops as one comma-separated string, e.g. color,translation')
+    augment.parse_policy(policy)
   except ValueError as e:
-    raise GanjaxError(f'--config.augment.policy={flat["augment.policy"]!r}: {e}') from None
+    raise GanjaxError(f'--config.augment.policy={policy!r}: {e}') from None
+  if flat['augment.adaptive'] and not policy:
+    raise GanjaxError('--config.augment.adaptive=True adapts the strength of the ops in '
+                      '--config.augment.policy, which is empty: set e.g. '
+                      '--config.augment.policy=color,translation,cutout')
+  if flat['augment.adaptive'] and flat['augment.p'] == 1.0:
+    raise GanjaxError('--config.augment.adaptive=True starts p at --config.augment.p=1.0 '
+                      '(full strength); ADA starts at 0: set --config.augment.p=0 (or the '
+                      'start you want below 1)')
   if flat['loss.name'] == 'relativistic' and flat['d_batch'] != 'combined':
     raise GanjaxError("--config.loss.name=relativistic couples reals and fakes in one D "
                       "loss: it needs --config.d_batch=combined")
+  if flat['fakes_for_d'] == 'inference' and flat['updates'] == 'simultaneous':
+    raise GanjaxError("--config.fakes_for_d=inference makes D's fakes in a pass of their "
+                      "own; the simultaneous step shares G's training pass: use "
+                      "--config.updates=alternating")
 
 
 def validate_supervised(config):

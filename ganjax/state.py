@@ -32,7 +32,8 @@ def make_optimizer(opt_config):
   {learning_rate} when name='rmsprop'."""
   name = opt_config.get('name', 'adam')
   if name == 'rmsprop':
-    return optax.rmsprop(opt_config.learning_rate, decay=0.99, eps=1e-8)  # torch's alpha
+    # torch's RMSprop: alpha 0.99, eps added to sqrt(v) (optax's default adds it inside).
+    return optax.rmsprop(opt_config.learning_rate, decay=0.99, eps=1e-8, eps_in_sqrt=False)
   return optax.adam(opt_config.learning_rate, b1=opt_config.b1, b2=opt_config.b2)
 
 

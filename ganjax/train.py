@@ -119,6 +119,8 @@ def train_and_evaluate(config, workdir):
   os.makedirs(workdir, exist_ok=True)
   run_config.save_or_check(config, workdir, write=is_main)
   if is_main:
+    for warning in exp.warnings():
+      logging.warning('%s', warning)
     run_config.save_classes(workdir, dataset.class_names)
     logging.info('%s: %d examples of %s\n%s', config.data.name, dataset.num_examples,
                  dataset.image_shape, exp.summary())

@@ -28,7 +28,8 @@ from ganjax import augment, losses, regularizers as regs
 
 # fold_in tags for the draws newer than the original three per D update (their keys are
 # unchanged, so a step with every new feature off is the step it always was).
-_AUG_REAL, _AUG_FAKE, _GP_EPS, _GP_DROP, _R1_DROP, _R2_DROP, _G_REAL = range(0xA0, 0xA7)
+(_AUG_REAL, _AUG_FAKE, _GP_EPS, _GP_DROP, _R1_DROP, _R2_DROP, _G_REAL, _GP_AUG, _R1_AUG,
+ _R2_AUG) = range(0xA0, 0xAA)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,7 @@ class StepConfig:
   num_classes: int = 0
   ema_decay: float = 0.0               # > 0: keep an EMA of G's params
   axis_name: Optional[str] = None      # set in pmap mode
+  seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
 
   @property
   def g_needs_reals(self):
@@ -97,6 +99,7 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
   `constrain` pins batch-shaped arrays to the data sharding in the global (jit) mode.
   """
   ax, lc, rc, ac = cfg.axis_name, cfg.loss, cfg.reg, cfg.aug
+  batch_mean = lambda v: _pmean(jnp.mean(v), ax)   # over the global batch
 
   def draw_fakes(key, batch):
     """Latents [b, latent_dim] (and labels [b]) for `batch` fakes of the global batch."""
@@ -140,19 +143,25 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     return lambda x: run_d(state, d_params, augmented(state, x, aug_key), labels, key)[0]
 
   def lazy(n, penalty):
-    """A penalty every r1_every-th D update (n counts them), scaled by r1_every."""
+    """A penalty every r1_every-th D update (n counts them), scaled by r1_every. Seeds
+    vmap-ed together share n: its max over them keeps the predicate unbatched, so the
+    cond stays a branch (a batched one would compute the penalty every update)."""
     k = rc.r1_every
     if k == 1:
       return penalty()
+    if cfg.seed_axis:
+      n = lax.pmax(n, cfg.seed_axis)
     return lax.cond(n % k == 0, lambda: k * penalty(), lambda: jnp.zeros((), jnp.float32))
 
-  def lecam_emas(state, r, f):
+  def lecam_emas(state, r=None, f=None):
     """The LeCam EMAs after this D update's outputs (its own batch included, as in the
-    authors' code); before reg.lecam_start steps they track the last batch."""
+    authors' code; a half without outputs keeps its EMA); before reg.lecam_start steps
+    they track the last batch."""
     decay = jnp.where(state.step >= rc.lecam_start, rc.lecam_decay, 0.0)
-    mean = lambda v: _pmean(jnp.mean(lax.stop_gradient(v)), ax)
-    return {'real': regs.ema(state.lecam_ema['real'], mean(r), decay),
-            'fake': regs.ema(state.lecam_ema['fake'], mean(f), decay)}
+    update = lambda old, v: old if v is None else regs.ema(
+        old, batch_mean(lax.stop_gradient(v)), decay)
+    return {'real': update(state.lecam_ema['real'], r),
+            'fake': update(state.lecam_ema['fake'], f)}
 
   def lecam_term(state, emas, r=None, f=None):
     """LeCam's penalty (both halves, or the one given) once reg.lecam_start is past."""
@@ -162,19 +171,21 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
 
   def penalties(state, d_params, n, keys, names, *, real, fake, real_labels, fake_labels):
     """{name: term} of the gradient penalties among `names` ('gp', 'r1', 'r2') that the
-    config turns on, for this D update's (unaugmented) inputs."""
+    config turns on, for this D update's (unaugmented) inputs, each through D with its own
+    dropout and augmentation draws (a conditional D scores the interpolates with the
+    reals' labels)."""
     out = {}
     if rc.gp and 'gp' in names:
       eps = _global_draw(jax.random.uniform, keys(_GP_EPS), (real.shape[0] * (
           lax.axis_size(ax) if ax else 1),), ax)
       x_hat = constrain(regs.interpolates(real, fake, eps))
-      d_fn = critic(state, d_params, real_labels, keys(_GP_DROP), keys(_AUG_REAL))
+      d_fn = critic(state, d_params, real_labels, keys(_GP_DROP), keys(_GP_AUG))
       out['gp'] = regs.gradient_penalty(d_fn, x_hat, weight=rc.gp, one_sided=rc.gp_one_sided)
     if rc.r1 and 'r1' in names:
-      d_fn = critic(state, d_params, real_labels, keys(_R1_DROP), keys(_AUG_REAL))
+      d_fn = critic(state, d_params, real_labels, keys(_R1_DROP), keys(_R1_AUG))
       out['r1'] = lazy(n, lambda: regs.r1_penalty(d_fn, real, gamma=rc.r1))
     if rc.r2 and 'r2' in names:
-      d_fn = critic(state, d_params, fake_labels, keys(_R2_DROP), keys(_AUG_FAKE))
+      d_fn = critic(state, d_params, fake_labels, keys(_R2_DROP), keys(_R2_AUG))
       out['r2'] = lazy(n, lambda: regs.r1_penalty(d_fn, fake, gamma=rc.r2))
     return out
 
@@ -186,12 +197,12 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
       params = regs.clip_params(params, rc.clip)
     return state.replace(d_params=params, d_opt_state=d_opt_state, d_batch_stats=stats)
 
-  def after_d(state, r, f):
+  def after_d(state, r=None, f=None):
     """Updates the LeCam EMAs and ADA's sign statistic from one D update's outputs."""
     if rc.lecam:
       state = state.replace(lecam_ema=lecam_emas(state, r, f))
-    if ac.adaptive:
-      sign = _pmean(jnp.mean(jnp.sign(lax.stop_gradient(r) - lc.midpoint)), ax)
+    if ac.adaptive and r is not None:
+      sign = batch_mean(jnp.sign(lax.stop_gradient(r) - lc.midpoint))
       state = state.replace(ada={**state.ada, 'signs': state.ada['signs'] + sign,
                                  'count': state.ada['count'] + 1.0})
     return state
@@ -218,7 +229,7 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
         terms = penalties(state, d_params, n, keys, ('gp', 'r1', 'r2'), **inputs)
         if rc.lecam:
           terms['lecam'] = lecam_term(state, lecam_emas(state, r, f), r, f)
-        loss = losses.d_loss(lc, real=r, fake=f)
+        loss = losses.d_loss(lc, real=r, fake=f, mean=batch_mean)
         return loss + sum(terms.values()), (loss, r, f, terms, stats)
 
       grads, (loss, r, f, terms, stats) = jax.grad(loss_fn, has_aux=True)(state.d_params)
@@ -230,24 +241,24 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
                             real_labels, k_drop_real)
       terms = penalties(state, d_params, n, keys, ('r1',), **inputs)
       if rc.lecam:
-        terms['lecam'] = lecam_term(state, state.lecam_ema, r=logits)
+        terms['lecam'] = lecam_term(state, lecam_emas(state, r=logits), r=logits)
       loss = losses.d_real_term(lc, logits)
       return loss + sum(terms.values()), (loss, logits, terms, stats)
 
     grads, (loss_r, r, terms_r, stats) = jax.grad(real_loss_fn, has_aux=True)(state.d_params)
-    state = apply_d(state, grads, stats)
+    state = after_d(apply_d(state, grads, stats), r=r)
 
     def fake_loss_fn(d_params):
       logits, stats = run_d(state, d_params, augmented(state, fake, keys(_AUG_FAKE)),
                             fake_labels, k_drop_fake)
       terms = penalties(state, d_params, n, keys, ('gp', 'r2'), **inputs)
       if rc.lecam:
-        terms['lecam'] = lecam_term(state, state.lecam_ema, f=logits)
+        terms['lecam'] = lecam_term(state, lecam_emas(state, f=logits), f=logits)
       loss = losses.d_fake_term(lc, logits)
       return loss + sum(terms.values()), (loss, logits, terms, stats)
 
     grads, (loss_f, f, terms_f, stats) = jax.grad(fake_loss_fn, has_aux=True)(state.d_params)
-    state = after_d(apply_d(state, grads, stats), r, f)
+    state = after_d(apply_d(state, grads, stats), f=f)
     terms = {k: terms_r.get(k, 0.0) + terms_f.get(k, 0.0) for k in {*terms_r, *terms_f}}
     return state, (losses.d_term_weight(lc) * (loss_r + loss_f), r, f, terms)
 
@@ -264,7 +275,7 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     def loss_fn(g_params):
       fake, g_stats = run_g(state, g_params, z, labels)
       f = critic(state, state.d_params, labels, k_drop, keys(_AUG_FAKE))(fake)
-      return losses.g_loss(lc, fake=f, real=r), g_stats
+      return losses.g_loss(lc, fake=f, real=r, mean=batch_mean), g_stats
 
     (loss, g_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
     grads = _pmean(grads, ax)
@@ -297,12 +308,13 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
 
     def d_loss_fn(r, f):
       lecam = {'lecam': lecam_term(state, emas, r, f)} if rc.lecam else {}
-      loss = losses.d_loss(lc, real=r, fake=f)
+      loss = losses.d_loss(lc, real=r, fake=f, mean=batch_mean)
       return loss + sum(lecam.values()), (loss, lecam)
 
     (_, (d_loss, lecam)), (d_r, d_f) = jax.value_and_grad(
         d_loss_fn, argnums=(0, 1), has_aux=True)(r, f)
-    g_loss, g_f = jax.value_and_grad(lambda f: losses.g_loss(lc, fake=f, real=r))(f)
+    g_loss, g_f = jax.value_and_grad(
+        lambda f: losses.g_loss(lc, fake=f, real=r, mean=batch_mean))(f)
     d_grads = jax.tree.map(jnp.add, r_pull(d_r)[0], f_pull(d_f)[0])
     terms = {}
     if rc.gp or rc.r1 or rc.r2:

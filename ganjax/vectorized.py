@@ -25,13 +25,17 @@ from ganjax.metric_writers import MetricWriter
 from ganjax.parallel import AXIS, chunk_bodies, per_step_chunk, to_host
 
 
-def compile_chunk(par, train_step, unroll=False):
-  """vmap of the chunk over stacked states: (states [V,...], data, indices [V,S,k,B]) ->
-  (states, metrics [V,S]); the dataset `data` is shared by every seed. unroll: one
-  program per step (parallel.per_step_chunk)."""
-  chunk, one = chunk_bodies(train_step)
-  jitted = lambda f, *axes: jax.jit(jax.vmap(f, in_axes=(0, None, 0, *axes)), donate_argnums=0,
-                                    out_shardings=(par.replicated, par.replicated))
+SEED_AXIS = 'seeds'
+
+
+def compile_chunk(exp, unroll=False):
+  """vmap of Experiment exp's chunk over stacked states: (states [V,...], data, indices
+  [V,S,k,B]) -> (states, metrics [V,S]); the dataset `data` is shared by every seed.
+  unroll: one program per step (parallel.per_step_chunk)."""
+  chunk, one = chunk_bodies(exp.step_fns(seed_axis=SEED_AXIS).train_step)
+  jitted = lambda f, *axes: jax.jit(
+      jax.vmap(f, in_axes=(0, None, 0, *axes), axis_name=SEED_AXIS), donate_argnums=0,
+      out_shardings=(exp.par.replicated, exp.par.replicated))
   return per_step_chunk(jitted(one, None), step_axis=1) if unroll else jitted(chunk)
 
 
@@ -104,7 +108,7 @@ def _loop(exps, dataset, workdirs, ckpts, states, step, is_main):
     arrays['labels'] = dataset.labels
   data = exp.par.put_data(arrays)
   samplers = [e.sampler(len(dataset.images)) for e in exps]
-  chunk = compile_chunk(exp.par, exp.step_fns().train_step, config.get('unroll_steps', False))
+  chunk = compile_chunk(exp, config.get('unroll_steps', False))
   stacked = exp.par.replicate(to_host(_stack(states)))
   sample = [hooks.sampler_fn(e, w, is_main) for e, w in zip(exps, workdirs)]
   evaluate = [hooks.Evaluator(e, dataset, w, is_main) if config.get('eval_every', 0)

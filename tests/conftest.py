@@ -64,17 +64,18 @@ def with_objectives(c, loss='hinge'):
   return c
 
 
-def assert_adam_close(a, b, lr=2e-4):
-  """Params after a few Adam steps from the same start: all within half a step (lr / 2),
-  and all but 0.1% within float rounding. Adam divides by sqrt(v): an element whose
+def assert_adam_close(a, b, lr=2e-4, steps=3):
+  """Params after a few Adam steps from the same start: all but 0.1% within float
+  rounding, and all within 2 lr per step. Adam divides by sqrt(v): an element whose
   gradient is near 0 turns a rounding difference (another device count's reduction
-  order, through a double backward) into a visible one, at most lr per step."""
+  order, through a double backward) into a step of up to lr, either way."""
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   x, y = (np.concatenate([np.ravel(v) for v in jax.tree.leaves(t)]) for t in (a, b))
   assert x.shape == y.shape
   off = np.abs(x - y) > 2e-6 + 2e-4 * np.abs(y)
-  assert np.abs(x - y).max() < lr / 2 and off.mean() < 1e-3, (np.abs(x - y).max(), off.mean())
+  assert np.abs(x - y).max() <= 2 * lr * steps and off.mean() < 1e-3, (
+      np.abs(x - y).max(), off.mean())
 
 
 def start(cmd, **kwargs):

@@ -197,6 +197,48 @@ def test_bad_objective_values_are_one_line_errors_naming_the_field(small_config,
   assert f'--config.{field}' in str(e.value)
 
 
+@pytest.mark.parametrize('overrides,message', [
+    ({'augment.adaptive': True, 'augment.policy': 'color'}, 'ADA starts at 0'),
+    ({'augment.adaptive': True, 'augment.p': 0.0}, 'augment.policy, which is empty'),
+    ({'fakes_for_d': 'inference', 'updates': 'simultaneous'}, 'updates=alternating'),
+    ({'augment.policy': ('color',)}, 'one comma-separated string'),
+    ({'loss.name': 'relativistic', 'd_batch': 'separate'}, 'd_batch=combined'),
+    ({'loss.ls_a': 'zero'}, 'loss.ls_a must be a number'),
+])
+def test_bad_objective_combinations_are_one_line_errors(small_config, overrides, message):
+  """(A config file may give any type; a plain dict stands in for it.)"""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = small_config.to_dict()
+  for name, value in overrides.items():
+    group, _, leaf = name.rpartition('.')
+    (config[group] if group else config)[leaf] = value
+  with pytest.raises(GanjaxError) as e:
+    run_config.validate(ml_collections.ConfigDict(config))
+  assert message in str(e.value) and '\n' not in str(e.value)
+
+
+def test_penalties_with_batchnorm_in_d_are_warned_about(tmp_path):
+  c = _tiny_radford(tmp_path)   # BN in D
+  assert Experiment(c).warnings() == []
+  c.reg.update(gp=10.0, r1=1.0)
+  assert 'reg.gp, reg.r1 with BatchNorm in D' in Experiment(c).warnings()[0]
+  c.model.discriminator.batch_norm = False   # as cifar10_wgan_gp
+  assert Experiment(c).warnings() == []
+
+
+def test_lazy_r1_stays_a_branch_when_seeds_are_vmapped(small_config):
+  """--vectorize vmaps the step over seeds: the lazy penalty's predicate is the seeds' max
+  step (unbatched), so XLA gets a real conditional, not a select computing both sides."""
+  from ganjax import vectorized  # pylint: disable=g-import-not-at-top
+  small_config.reg.update(r1=1.0, r1_every=4)
+  exp = Experiment(small_config, devices=jax.devices()[:1])
+  step = exp.step_fns(seed_axis=vectorized.SEED_AXIS).train_step
+  states = jax.tree.map(lambda x: jnp.stack([x, x]), exp.init_state())
+  images = jnp.zeros((2, 1, 16, 28, 28, 1))
+  jaxpr = str(jax.make_jaxpr(jax.vmap(step, axis_name=vectorized.SEED_AXIS))(states, images))
+  assert 'cond[' in jaxpr and 'pmax' in jaxpr
+
+
 def test_a_checkpoint_from_before_the_new_state_fields_restores(small_config, tmp_path):
   """A state saved without lecam_ema / ada (as runs before them saved it) restores into
   today's state, the new empty fields left empty."""
@@ -225,3 +267,27 @@ def test_a_checkpoint_from_before_the_new_state_fields_restores(small_config, tm
   assert restored.lecam_ema == {} and restored.ada == {}
   assert _equal(restored.g_params, state.g_params)
   assert not os.path.exists(tmp_path / 'corrupt_checkpoints')
+
+
+def test_a_workdir_from_before_the_new_config_fields_resumes(small_config, tmp_path):
+  """config.json of a run from before loss.name, reg.*, augment.*, spectral_norm, ...:
+  the fields it lacks read as their defaults, so today's same config resumes it."""
+  import json  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  old = json.loads(small_config.to_json_best_effort())
+  for group in ('reg', 'augment'):
+    del old[group]
+  for name in ('name', 'relativistic', 'ls_a', 'ls_b', 'ls_c', 'clip'):
+    del old['loss'][name]
+  for name in ('fakes_for_d', 'sample_grid'):
+    del old[name]
+  del old['data']['sampling']
+  for net in ('generator', 'discriminator'):
+    del old['model'][net]['spectral_norm']
+    del old['optimizer'][net[0]]['name']
+  (tmp_path / 'config.json').write_text(json.dumps(old))
+  run_config.save_or_check(small_config, str(tmp_path), write=False)
+  run_config.validate(ml_collections.ConfigDict(old))
+  small_config.loss.name = 'hinge'
+  with pytest.raises(GanjaxError, match="loss.name: 'bce' -> 'hinge'"):
+    run_config.save_or_check(small_config, str(tmp_path), write=False)
