@@ -7,8 +7,22 @@ Python package (clu would add clu, etils extras and a tf.summary dependency chai
 
 import json
 import os
+import sys
 
-from tensorboardX import SummaryWriter
+
+def _summary_writer_class():
+  """tensorboardX's SummaryWriter, imported with torch hidden: tensorboardX imports torch
+  when it is installed (2 s of every start-up here) only to accept torch tensors, and
+  this module passes floats."""
+  hide = 'torch' not in sys.modules
+  if hide:
+    sys.modules['torch'] = None   # `import torch` raises ImportError while this is set
+  try:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  finally:
+    if hide:
+      del sys.modules['torch']
+  return SummaryWriter
 
 
 class MetricWriter:
@@ -18,7 +32,7 @@ class MetricWriter:
     self.enabled = enabled
     if enabled:
       self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
-      self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+      self._tb = _summary_writer_class()(os.path.join(workdir, 'tensorboard'))
 
   def write(self, step, scalars):
     """Records a dict of float scalars at `step`."""
