@@ -236,29 +236,23 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
       state = after_d(apply_d(state, grads, stats), r, f)
       return state, (loss, r, f, terms)
     # 'separate' (seed 003): an update on a real half batch, then one on a fake half batch.
-    def real_loss_fn(d_params):
-      logits, stats = run_d(state, d_params, augmented(state, real, keys(_AUG_REAL)),
-                            real_labels, k_drop_real)
-      terms = penalties(state, d_params, n, keys, ('r1',), **inputs)
-      if rc.lecam:
-        terms['lecam'] = lecam_term(state, lecam_emas(state, r=logits), r=logits)
-      loss = losses.d_real_term(lc, logits)
-      return loss + sum(terms.values()), (loss, logits, terms, stats)
+    def half_update(state, images, labels, aug_tag, k_drop, names, side, term_fn):
+      def loss_fn(d_params):
+        logits, stats = run_d(state, d_params, augmented(state, images, keys(aug_tag)),
+                              labels, k_drop)
+        terms = penalties(state, d_params, n, keys, names, **inputs)
+        if rc.lecam:
+          terms['lecam'] = lecam_term(state, lecam_emas(state, **{side: logits}),
+                                      **{side: logits})
+        loss = term_fn(lc, logits)
+        return loss + sum(terms.values()), (loss, logits, terms, stats)
+      grads, (loss, logits, terms, stats) = jax.grad(loss_fn, has_aux=True)(state.d_params)
+      return after_d(apply_d(state, grads, stats), **{side: logits}), loss, logits, terms
 
-    grads, (loss_r, r, terms_r, stats) = jax.grad(real_loss_fn, has_aux=True)(state.d_params)
-    state = after_d(apply_d(state, grads, stats), r=r)
-
-    def fake_loss_fn(d_params):
-      logits, stats = run_d(state, d_params, augmented(state, fake, keys(_AUG_FAKE)),
-                            fake_labels, k_drop_fake)
-      terms = penalties(state, d_params, n, keys, ('gp', 'r2'), **inputs)
-      if rc.lecam:
-        terms['lecam'] = lecam_term(state, lecam_emas(state, f=logits), f=logits)
-      loss = losses.d_fake_term(lc, logits)
-      return loss + sum(terms.values()), (loss, logits, terms, stats)
-
-    grads, (loss_f, f, terms_f, stats) = jax.grad(fake_loss_fn, has_aux=True)(state.d_params)
-    state = after_d(apply_d(state, grads, stats), f=f)
+    state, loss_r, r, terms_r = half_update(state, real, real_labels, _AUG_REAL, k_drop_real,
+                                            ('r1',), 'r', losses.d_real_term)
+    state, loss_f, f, terms_f = half_update(state, fake, fake_labels, _AUG_FAKE, k_drop_fake,
+                                            ('gp', 'r2'), 'f', losses.d_fake_term)
     terms = {k: terms_r.get(k, 0.0) + terms_f.get(k, 0.0) for k in {*terms_r, *terms_f}}
     return state, (losses.d_term_weight(lc) * (loss_r + loss_f), r, f, terms)
 
