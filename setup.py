@@ -20,6 +20,7 @@ setup(
         'ml_collections',
         'tqdm',
         'Pillow',
+        'matplotlib',    # report figures (Agg, no display): ganjax/report_plots.py
         'tensorboardX',  # event files without TF ops in the training process
     ],
     extras_require={

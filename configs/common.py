@@ -99,6 +99,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.sample_grid = 10            # samples/ grids are N x N
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
+  c.report = True               # write WORKDIR/report/ (curves, samples, GIF, page) at the end
   c.eval_every = 0              # > 0: score samples every N steps, keep the best in WORKDIR/best
   c.eval_samples = 5000         # generated images per evaluation (= reference = held-out)
   c.eval = ml_collections.ConfigDict(dict(

@@ -9,12 +9,13 @@ python -m experiments.sweep --config=configs/mnist_mlp.py --workdir=runs/sweep \
 
 import json
 import os
+import sys
 
 import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ganjax import cli, sweep, train, vectorized
+from ganjax import cli, report, sweep, train, vectorized
 from ganjax.errors import GanjaxError
 
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
@@ -23,7 +24,9 @@ flags.DEFINE_string('seeds', '', "Seeds: a range '0-7' or a list '1,4,9' (defaul
                     "config's seed).")
 flags.DEFINE_multi_string('grid', [], "A grid axis 'FIELD=V1,V2' (repeatable; the points "
                           "are the cartesian product). Default: the config's get_sweep().")
-flags.DEFINE_bool('report', False, 'Only (re)write results.csv / results.md from the points.')
+flags.DEFINE_bool('report', False, 'Train nothing: only (re)write results.csv, results.md and the '
+                  'report pages from the points.')
+flags.DEFINE_bool('no_lock', False, 'Do not lock the points\' workdirs (see experiments.train).')
 flags.DEFINE_bool('vectorize', False, 'Train all seeds of a grid point in one jitted program '
                   '(vmap over stacked states); see docs/scaling.md for when it pays.')
 flags.mark_flags_as_required(['config', 'workdir'])
@@ -68,19 +71,22 @@ def main(argv):
         for overrides, seeds in groups.values():
           vectorized.train_seeds(
               [sweep.apply(config, overrides, s) for s in seeds],
-              [sweep.point_workdir(root, overrides, s) for s in seeds])
+              [sweep.point_workdir(root, overrides, s) for s in seeds], lock=not FLAGS.no_lock)
       else:
         for i, (overrides, seed) in enumerate(points):
           workdir = sweep.point_workdir(root, overrides, seed)
           logging.info('sweep point %d/%d: %s', i + 1, len(points), workdir)
-          train.train_and_evaluate(sweep.apply(config, overrides, seed), workdir)
+          train.train_and_evaluate(sweep.apply(config, overrides, seed), workdir,
+                                   lock=not FLAGS.no_lock)
     except train.Stopped as e:
       logging.warning('sweep stopped (%s); rerun the same command to resume it', e)
-      return
+      sys.exit(128 + e.signum)   # as experiments.train: not done
   if jax.process_index() == 0:
     rows = sweep.collect(root, points)
     sweep.write_results(root, rows)
-    print(f'{len(rows)} points; wrote {root}/results.csv and {root}/results.md')
+    report.after_sweep(config, root)
+    pages = f' and {root}/report/index.html' if config.get('report', True) else ''
+    print(f'{len(rows)} points; wrote {root}/results.csv, {root}/results.md{pages}')
 
 
 if __name__ == '__main__':

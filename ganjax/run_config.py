@@ -33,7 +33,8 @@ CHOICES = {
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
-            'data.sampling': 'epochs', 'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam',
+            'data.sampling': 'epochs', 'report': True, 'optimizer.g.name': 'adam',
+            'optimizer.d.name': 'adam',
             'model.generator.spectral_norm': False, 'model.discriminator.spectral_norm': False,
             **_field_defaults('loss', losses.LossConfig), 'loss.clip': 0.0,
             **_field_defaults('reg', regularizers.RegConfig, skip=('clip',)),
@@ -48,7 +49,8 @@ RANGES = (('augment.p', 0.0, 1.0, 'a probability'),
 RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_every',
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
                'data.source', 'conv_impl', 'unroll_steps', 'eval_every', 'eval_samples',
-               'eval.features', 'eval.classifier', 'eval.inception_weights', 'eval.best_metric'}
+               'eval.features', 'eval.classifier', 'eval.inception_weights', 'eval.best_metric',
+               'report'}
 
 
 def flatten(config, prefix=''):

@@ -17,7 +17,7 @@ import optax
 from absl import logging
 from tqdm import tqdm
 
-from ganjax import input_pipeline, run_config
+from ganjax import input_pipeline, run_config, workdir_lock
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.losses import bce_with_logits
@@ -144,8 +144,14 @@ def heldout_scores(config, model, params, dataset, indices, batch=500):
   return {'n': int(len(indices)), **{k: v / len(indices) for k, v in sums.items()}}
 
 
-def train_and_evaluate(config, workdir):
-  """Trains config.task in `workdir` to num_steps (resuming), then scores the holdout."""
+def train_and_evaluate(config, workdir, lock=True):
+  """Trains config.task in `workdir` to num_steps (resuming), then scores the holdout;
+  process 0 holds the workdir's lock (workdir_lock) unless lock=False."""
+  with workdir_lock.locked(workdir, lock and jax.process_index() == 0):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir):
   run_config.validate_supervised(config)
   os.makedirs(workdir, exist_ok=True)
   run_config.save_or_check(config, workdir, write=jax.process_index() == 0)

@@ -10,7 +10,7 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from ganjax import hooks, input_pipeline, run_config
+from ganjax import hooks, input_pipeline, report, run_config, workdir_lock
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
@@ -110,8 +110,14 @@ def _all_finite(tree):
   return bool(to_host(jnp.all(jnp.stack(leaves))))
 
 
-def train_and_evaluate(config, workdir):
-  """Trains (or resumes) the run in `workdir` to config.num_steps; returns the final state."""
+def train_and_evaluate(config, workdir, lock=True):
+  """Trains (or resumes) the run in `workdir` to config.num_steps; returns the final state.
+  Process 0 holds the workdir's lock (workdir_lock) throughout unless lock=False."""
+  with workdir_lock.locked(workdir, lock and jax.process_index() == 0):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir):
   is_main = jax.process_index() == 0
   exp = Experiment(config)
   check_batch(config.batch_size, exp.real_batch, exp.par.num_devices)
@@ -141,6 +147,7 @@ def train_and_evaluate(config, workdir):
     ckpt.close()
   if stopped:
     raise Stopped(*stopped)
+  report.after_training(config, workdir)
   return state
 
 

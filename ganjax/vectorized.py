@@ -7,6 +7,7 @@ workdir (config.json, checkpoints, samples, metrics, best), so the outputs look 
 sequential sweep's and each seed resumes or continues alone.
 """
 
+import contextlib
 import os
 import time
 
@@ -17,7 +18,7 @@ from absl import logging
 from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm import tqdm
 
-from ganjax import hooks, input_pipeline, run_config, train
+from ganjax import hooks, input_pipeline, report, run_config, train, workdir_lock
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
@@ -65,9 +66,17 @@ def _check_group(configs):
                       'run this sweep without --vectorize')
 
 
-def train_seeds(configs, workdirs):
-  """Trains configs (one grid point, different seeds) together; each in its own workdir."""
+def train_seeds(configs, workdirs, lock=True):
+  """Trains configs (one grid point, different seeds) together; each in its own workdir,
+  whose lock process 0 holds throughout unless lock=False."""
   _check_group(configs)
+  with contextlib.ExitStack() as locks:
+    for w in workdirs:
+      locks.enter_context(workdir_lock.locked(w, lock and jax.process_index() == 0))
+    _train_seeds(configs, workdirs)
+
+
+def _train_seeds(configs, workdirs):
   is_main = jax.process_index() == 0
   exps = [Experiment(c) for c in configs]
   exp = exps[0]
@@ -89,11 +98,13 @@ def train_seeds(configs, workdirs):
       logging.warning('seeds stand at different steps %s: training them one by one', steps)
       for i in todo:
         ckpts[i].close()
-        train.train_and_evaluate(configs[i], workdirs[i])
+        train.train_and_evaluate(configs[i], workdirs[i], lock=False)   # locked above
       return
     if todo:
       _loop([exps[i] for i in todo], dataset, [workdirs[i] for i in todo],
             [ckpts[i] for i in todo], [states[i] for i in todo], steps[todo[0]], is_main)
+      for i in todo:
+        report.after_training(configs[i], workdirs[i])
   finally:
     for ckpt in ckpts:
       ckpt.close()
