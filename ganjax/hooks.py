@@ -2,6 +2,7 @@
 boundary, draw sample grids, evaluate and keep the best state. Shared by the single run
 (train.py) and vectorized seeds (vectorized.py)."""
 
+import errno
 import json
 import math
 import os
@@ -13,7 +14,7 @@ from absl import logging
 from jax.experimental import multihost_utils
 
 from ganjax import evaluation, sampling, state as state_lib
-from ganjax.checkpoint import Checkpointer
+from ganjax.checkpoint import Checkpointer, describe_errno
 from ganjax.errors import GanjaxError
 from ganjax.parallel import to_host
 
@@ -111,6 +112,7 @@ def sampler_fn(exp, workdir, is_main):
   if exp.num_classes:  # one row per class, as many rows as fit
     labels = np.repeat(np.arange(side) % exp.num_classes, side).astype(np.int32)
   generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
+  warned = []
 
   def sample(run_state, step):
     if not is_main:
@@ -120,6 +122,20 @@ def sampler_fn(exp, workdir, is_main):
       host = jax.tree.map(lambda x: x[0], host)
     images = sampling.generate_images(generate, host['p'], host['s'], z, labels)
     path = os.path.join(workdir, 'samples', f'step_{step:0{len(str(exp.config.num_steps))}d}.png')
-    sampling.save_png(sampling.grid(images, rows=side), path,
-                      scale=max(1, math.ceil(256 / (side * images.shape[1]))))
+    try:
+      sampling.save_png(sampling.grid(images, rows=side), path,
+                        scale=max(1, math.ceil(256 / (side * images.shape[1]))))
+    except OSError as e:
+      # A grid is only a view of the state: `generate` redraws it from any checkpoint
+      # (same fixed noise), so a full or read-only disk costs no training here; if the
+      # disk stays full, the next checkpoint save stops the run with its own message.
+      if not warned:
+        warned.append(step)
+        logging.warning('cannot write sample grid %s: %s; training goes on (later '
+                        'grids that fail are not reported)', path, _cause(e))
   return sample
+
+
+def _cause(e):
+  """'No space left on device (ENOSPC)' for an OSError with an errno, else its text."""
+  return describe_errno(e.errno) if e.errno in errno.errorcode else str(e)

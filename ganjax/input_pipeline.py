@@ -8,8 +8,10 @@ the batches an uninterrupted one would have.
 
 import dataclasses
 import gzip
+import math
 import os
 from typing import Optional, Tuple
+import zlib
 
 import numpy as np
 
@@ -88,15 +90,19 @@ def read_idx(path):
   try:
     with opener(path, 'rb') as f:
       raw = f.read()
-  except (OSError, EOFError) as e:
+  except (OSError, EOFError, zlib.error) as e:  # zlib.error: a damaged .gz stream
     raise GanjaxError(f'cannot read IDX file {path} ({e}); re-download it') from None
   if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
     raise GanjaxError(f'{path} is not an unsigned-byte IDX file (bad magic number); '
                       're-download it')
   ndim = raw[3]
-  dims = np.frombuffer(raw, dtype='>u4', count=ndim, offset=4).astype(int)
   offset = 4 + 4 * ndim
-  expected = int(np.prod(dims))
+  if len(raw) < offset:
+    raise GanjaxError(f'{path} is truncated: its header is cut short ({len(raw)} bytes); '
+                      're-download it')
+  # Python ints: a product of huge (hostile) dimensions must not wrap around in int64.
+  dims = [int(d) for d in np.frombuffer(raw, dtype='>u4', count=ndim, offset=4)]
+  expected = math.prod(dims)
   if len(raw) - offset != expected:
     raise GanjaxError(f'{path} is truncated or corrupt: header says {expected} bytes of '
                       f'data, file has {len(raw) - offset}; re-download it')
@@ -120,11 +126,13 @@ def load_idx_dataset(name, directory, split):
     raise GanjaxError(f'data.dir={directory} does not exist; point it at the folder with '
                       'the IDX files (e.g. ../shared/data/mnist)')
   prefix = IDX_SPLITS[split]
-  images = read_idx(_find(directory, f'{prefix}-images-idx3-ubyte'))
-  labels = read_idx(_find(directory, f'{prefix}-labels-idx1-ubyte'))
+  images_path = _find(directory, f'{prefix}-images-idx3-ubyte')
+  labels_path = _find(directory, f'{prefix}-labels-idx1-ubyte')
+  images, labels = read_idx(images_path), read_idx(labels_path)
   if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-    raise GanjaxError(f'IDX files in {directory} do not match: images {images.shape}, '
-                      f'labels {labels.shape}; re-download them')
+    raise GanjaxError(f'IDX files do not match: {images_path} holds images of shape '
+                      f'{images.shape}, {labels_path} labels of shape {labels.shape}; '
+                      're-download both')
   return Dataset(name, images[..., None], labels.astype(np.int32), DATASETS[name][2])
 
 

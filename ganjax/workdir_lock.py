@@ -43,9 +43,13 @@ def locked(workdir, enabled=True):
   if not enabled:
     yield
     return
-  os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, FILE)
-  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as e:   # a read-only or full filesystem, no permission: before any work
+    raise GanjaxError(f'cannot write {path}: {e.strerror}; training writes its workdir: '
+                      'give a writable --workdir') from None
   try:
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

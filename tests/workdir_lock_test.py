@@ -64,3 +64,12 @@ def test_filesystem_without_locks_points_to_no_lock(tmp_path, monkeypatch):
   with pytest.raises(GanjaxError, match='cannot lock files .*--no_lock'):
     with workdir_lock.locked(str(tmp_path)):
       pass
+
+
+def test_unwritable_workdir_is_one_line(tmp_path, monkeypatch):
+  def read_only(*args, **kwargs):
+    raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+  monkeypatch.setattr(os, 'open', read_only)
+  with pytest.raises(GanjaxError, match=r'cannot write .*\.lock: Read-only file system'):
+    with workdir_lock.locked(str(tmp_path)):
+      pass

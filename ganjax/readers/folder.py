@@ -9,6 +9,7 @@ center-cropped or padded to a square and resized with an antialiasing filter.
 import concurrent.futures
 import numbers
 import os
+import stat
 
 from absl import logging
 import numpy as np
@@ -17,10 +18,20 @@ from PIL import ImageOps
 
 from ganjax.errors import GanjaxError
 
-EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
+EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.gif')
+# Pillow picks the decoder from a file's content, not its name: without this list an
+# EPS or PDF renamed .png would be handed to Ghostscript, a TIFF to libtiff, and so on.
+FORMATS = ('PNG', 'JPEG', 'BMP', 'WEBP', 'GIF')
 RESIZE_MODES = ('crop', 'pad')
 SPLITS = ('train', 'test')
 MIN_SIZE, MAX_SIZE = 8, 256
+# Images larger than this (after a JPEG's draft scaling) are skipped rather than decoded.
+# Pillow itself refuses only beyond 2 * Image.MAX_IMAGE_PIXELS (~179M pixels; a global a
+# user may have raised or set to None) and merely warns from ~89M, where a tiny PNG would
+# still decode to hundreds of MB, per decoding thread. No output needs more than 256x256,
+# so 32M pixels (8192x4096, an 8K screenshot) is generous for PNG/WebP/BMP/GIF, and any
+# JPEG up to Pillow's own limit still loads at its reduced draft size.
+MAX_PIXELS = 1 << 25
 
 # What a broken or non-image file raises while it is opened and decoded.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
@@ -54,9 +65,24 @@ def _images_below(directory):
   return sorted(found)
 
 
+def _is_class_folder(entry, directory):
+  if not _visible(entry.name):
+    return False
+  try:
+    if not entry.is_dir():
+      return False
+  except OSError:  # a symlink loop (loop -> loop) is no folder
+    return False
+  if not entry.is_symlink():
+    return True
+  # A link to `directory` or above it would hold the whole dataset again as one class.
+  target = os.path.realpath(entry.path)
+  return os.path.commonpath([target, os.path.realpath(directory)]) != target
+
+
 def class_folders(directory):
   """Sorted names of the class subfolders of `directory` (hidden ones are ignored)."""
-  return sorted(e.name for e in os.scandir(directory) if _visible(e.name) and e.is_dir())
+  return sorted(e.name for e in os.scandir(directory) if _is_class_folder(e, directory))
 
 
 def _scan_classes(directory):
@@ -129,7 +155,7 @@ def split(paths, labels, *, holdout, split, seed):  # pylint: disable=redefined-
 def _to_8bit(im):
   """`im` as an 8-bit mode; PIL's own conversion clips 16-bit values instead of scaling."""
   if im.mode == 'I' or im.mode.startswith('I;16'):
-    values = np.asarray(im, np.float64) / 257.0  # 65535 -> 255
+    values = np.asarray(im, np.float32) / 257.0  # 65535 -> 255
     return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), 'L')
   return im
 
@@ -166,11 +192,15 @@ def _exif_upright(im):
 
 
 def _decode(path, image_size, channels, resize):
-  with Image.open(path) as im:
+  if not stat.S_ISREG(os.stat(path).st_mode):  # opening a FIFO would block forever
+    raise OSError(f'{path} is not a regular file')
+  with Image.open(path, formats=FORMATS) as im:
     # JPEGs decode at a reduced scale that still covers image_size: much faster for
     # photos, and both sides stay >= image_size so the result is still downsampled.
     im.draft(im.mode, (image_size, image_size))
-    im.load()  # decode everything now, so truncated files fail here
+    if im.width * im.height > MAX_PIXELS:
+      raise Image.DecompressionBombError(f'{path} is {im.width}x{im.height} pixels')
+    im.load()  # decode now (an animation's first frame), so truncated files fail here
     im = _exif_upright(im)
   im = _square(_flatten(im, channels), resize)
   if im.size != (image_size, image_size):
@@ -209,7 +239,7 @@ def validate(paths, labels, *, image_size, channels, resize, num_threads=8):
                     len(paths), ', '.join(skipped[:3]))
   if not ok.any():
     raise GanjaxError(f'none of the {len(paths)} image files in {_folder_of(paths)} could '
-                      'be decoded; check that they are valid png/jpg/bmp/webp images')
+                      'be decoded; check that they are valid png/jpg/bmp/webp/gif images')
   return [p for p, good in zip(paths, ok) if good], np.asarray(labels, np.int32)[ok], skipped
 
 
