@@ -171,8 +171,10 @@ def save_or_check(config, workdir, write=True):
 
 def save_classes(workdir, class_names):
   """Writes WORKDIR/classes.json, so generate can take --labels by name."""
-  with open(os.path.join(workdir, 'classes.json'), 'w') as f:
+  path = os.path.join(workdir, 'classes.json')
+  with open(path + '.tmp', 'w') as f:   # then renamed: a kill never leaves half a file
     json.dump(list(class_names), f)
+  os.replace(path + '.tmp', path)
 
 
 def load_classes(workdir):
