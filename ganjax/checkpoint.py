@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 from jax.experimental import multihost_utils
 
-from ganjax.errors import GanjaxError
+from ganjax.errors import GanjaxError, describe_os_error
 
 
 def checkpoint_dir(workdir, subdir='checkpoints'):
@@ -53,11 +53,6 @@ def write_errno(e):
         return code
     e = e.__cause__ or e.__context__
   return None
-
-
-def describe_errno(code):
-  """'No space left on device (ENOSPC)'."""
-  return f'{os.strerror(code)} ({errno.errorcode[code]})'
 
 
 class _ReportedWriteErrors(logging.logging.Filter):
@@ -134,7 +129,7 @@ class Checkpointer:
                   'start over (no checkpoint was saved yet)')
       except Exception:  # pylint: disable=broad-except
         pass  # not even listable: say nothing about what is there
-    return (f'cannot write {what} in {self.directory}: {describe_errno(code)}; '
+    return (f'cannot write {what} in {self.directory}: {describe_os_error(code)}; '
             f'{_WRITE_ERRORS[code]}, then rerun the same command to {resume}')
 
   def restore(self, target, step=None, set_aside=True):

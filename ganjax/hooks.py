@@ -2,7 +2,6 @@
 boundary, draw sample grids, evaluate and keep the best state. Shared by the single run
 (train.py) and vectorized seeds (vectorized.py)."""
 
-import errno
 import json
 import math
 import os
@@ -13,9 +12,9 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
-from ganjax import evaluation, sampling, state as state_lib
-from ganjax.checkpoint import Checkpointer, describe_errno
-from ganjax.errors import GanjaxError
+from ganjax import evaluation, run_config, sampling, state as state_lib
+from ganjax.checkpoint import Checkpointer
+from ganjax.errors import GanjaxError, describe_os_error
 from ganjax.parallel import to_host
 
 
@@ -93,10 +92,9 @@ class Evaluator:
       self.ckpt.save(step, canonical)
       self.ckpt.wait()
       if self.is_main:
-        with open(self.best_path + '.tmp', 'w') as f:
-          json.dump({'metric': self.metric, 'value': self.best, 'step': int(step),
-                     'feature_space': self.space.name, 'n': result['n'], **result}, f, indent=2)
-        os.replace(self.best_path + '.tmp', self.best_path)
+        run_config.write_atomically(self.best_path, json.dumps(
+            {'metric': self.metric, 'value': self.best, 'step': int(step),
+             'feature_space': self.space.name, 'n': result['n'], **result}, indent=2))
 
   def close(self):
     self.ckpt.close()
@@ -132,10 +130,5 @@ def sampler_fn(exp, workdir, is_main):
       if not warned:
         warned.append(step)
         logging.warning('cannot write sample grid %s: %s; training goes on (later '
-                        'grids that fail are not reported)', path, _cause(e))
+                        'grids that fail are not reported)', path, describe_os_error(e))
   return sample
-
-
-def _cause(e):
-  """'No space left on device (ENOSPC)' for an OSError with an errno, else its text."""
-  return describe_errno(e.errno) if e.errno in errno.errorcode else str(e)

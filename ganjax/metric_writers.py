@@ -10,13 +10,14 @@ no reason to stop a run; if the disk stays full, the next checkpoint save stops 
 with its own one-line error. A line cut mid-write is skipped by its readers (report_data).
 """
 
-import errno
 import json
 import os
 import sys
 import time
 
 from absl import logging
+
+from ganjax.errors import describe_os_error
 
 _FLUSH_SECS = 120  # TensorBoard events reach the disk at least this often (tensorboardX's)
 
@@ -66,9 +67,8 @@ class MetricWriter:
       write()
       return True
     except OSError as e:
-      cause = (f'{os.strerror(e.errno)} ({errno.errorcode[e.errno]})'
-               if e.errno in errno.errorcode else str(e))
-      logging.warning('cannot write %s: %s; training goes on without it', path, cause)
+      logging.warning('cannot write %s: %s; training goes on without it', path,
+                      describe_os_error(e))
       return False
 
   def write(self, step, scalars):

@@ -269,9 +269,7 @@ def write_run(workdir, options=Options(), devices=None):
 
 def _write_page(out, text):
   path = os.path.join(out, 'index.html')
-  with open(path + '.tmp', 'w') as f:
-    f.write(text)
-  os.replace(path + '.tmp', path)
+  run_config.write_atomically(path, text)
   return path
 
 
@@ -304,8 +302,7 @@ def _read_sweep(runs, names, options, notes):
         continue
       metrics = data.read_metrics(os.path.join(run['workdir'], 'metrics.jsonl'))
       members.append(data.prepare_series(metrics['rows']))
-      read_point = sweep._read_point   # pylint: disable=protected-access
-      run['final'] = _attempt(notes, f'read the results of {run["workdir"]}', read_point,
+      run['final'] = _attempt(notes, f'read the results of {run["workdir"]}', sweep.read_point,
                               run['workdir']) or {}
       rows.append({'point': name, 'seed': run['seed'], 'workdir': run['workdir'],
                    **run['final'], '_grid': []})

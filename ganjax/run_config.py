@@ -164,17 +164,20 @@ def save_or_check(config, workdir, write=True):
       raise GanjaxError(f'{workdir} holds a run with a different config ({shown}); use a '
                         'new --workdir, or rerun with the saved config')
   if write:
-    with open(path + '.tmp', 'w') as f:
-      f.write(config.to_json_best_effort(indent=2))
-    os.replace(path + '.tmp', path)
+    write_atomically(path, config.to_json_best_effort(indent=2))
+
+
+def write_atomically(path, text):
+  """Writes `text` to path.tmp, then renames it over `path`: a reader or a kill mid-write
+  sees the old file or the new one, never half of one."""
+  with open(path + '.tmp', 'w') as f:
+    f.write(text)
+  os.replace(path + '.tmp', path)
 
 
 def save_classes(workdir, class_names):
   """Writes WORKDIR/classes.json, so generate can take --labels by name."""
-  path = os.path.join(workdir, 'classes.json')
-  with open(path + '.tmp', 'w') as f:   # then renamed: a kill never leaves half a file
-    json.dump(list(class_names), f)
-  os.replace(path + '.tmp', path)
+  write_atomically(os.path.join(workdir, 'classes.json'), json.dumps(list(class_names)))
 
 
 def load_classes(workdir):

@@ -119,7 +119,7 @@ def apply(config, overrides, seed):
   return point
 
 
-def _read_point(workdir):
+def read_point(workdir):
   """Final training metrics, final eval metrics and best.json of one point."""
   final, evals, step = {}, {}, 0
   path = os.path.join(workdir, 'metrics.jsonl')
@@ -150,7 +150,7 @@ def collect(root, points):
     if os.path.isdir(workdir):
       rows.append({'point': point_name(overrides), 'seed': seed,
                    'workdir': os.path.relpath(workdir, root), **overrides,
-                   **_read_point(workdir), '_grid': sorted(overrides)})
+                   **read_point(workdir), '_grid': sorted(overrides)})
   return rows
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import socket
 
-from ganjax.errors import GanjaxError
+from ganjax.errors import GanjaxError, describe_os_error
 
 FILE = '.lock'
 
@@ -48,7 +48,7 @@ def locked(workdir, enabled=True):
     os.makedirs(workdir, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   except OSError as e:   # a read-only or full filesystem, no permission: before any work
-    raise GanjaxError(f'cannot write {path}: {e.strerror}; training writes its workdir: '
+    raise GanjaxError(f'cannot write {path}: {describe_os_error(e)}; training writes its workdir: '
                       'give a writable --workdir') from None
   try:
     try:
@@ -61,7 +61,7 @@ def locked(workdir, enabled=True):
       if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
         raise
       raise GanjaxError(
-          f'the filesystem of {workdir} cannot lock files ({os.strerror(e.errno)}): if you '
+          f'the filesystem of {workdir} cannot lock files ({describe_os_error(e)}): if you '
           'are sure that no other process writes this workdir, rerun with --no_lock') from None
     info = {'host': socket.gethostname(), 'pid': os.getpid(),
             'start': datetime.datetime.now().astimezone().isoformat(timespec='seconds')}
