@@ -1,14 +1,16 @@
 """Conditional GANs: the label, embedded and mapped to a plane, joins G's and D's inputs."""
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from ganjax.models.dcgan import (KERAS_BN, flatten, seed003_head, concat_channels,
                                  strided_stack)
 from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
-from ganjax.models.layers import Activation, LabelMap, batch_norm, keras_kernel_init, spectral
+from ganjax.models.layers import (Activation, LabelMap, batch_norm, keras_kernel_init,
+                                  precision, spectral, to_compute, to_float32)
 
 
 def _need_classes(module):
@@ -31,6 +33,8 @@ class CGAN28Generator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
+  dtype: Any = None         # compute dtype (None: float32); the images are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, labels, *, train):
@@ -38,17 +42,19 @@ class CGAN28Generator(nn.Module):
     _need_classes(self)
     h, w, c = self.image_shape
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    prec = precision(self)
     lab = LabelMap(self.num_classes, h // 4, w // 4, self.embed_dim, self.spectral_norm,
-                   train)(labels)
-    x = sn(nn.Dense(self.features * h // 4 * w // 4, kernel_init=keras_kernel_init))(z)
+                   train, **prec)(labels)
+    x = sn(nn.Dense(self.features * h // 4 * w // 4, kernel_init=keras_kernel_init, **prec))(
+        to_compute(z, self.dtype))
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], h // 4, w // 4, self.features)), lab)
     for _ in range(2):
       x = sn(ConvTranspose(self.features, (4, 4), (2, 2), 'SAME',
-                           kernel_init=keras_kernel_init, impl=self.conv_impl))(x)
+                           kernel_init=keras_kernel_init, impl=self.conv_impl, **prec))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
-    x = sn(nn.Conv(c, (7, 7), padding='SAME', kernel_init=keras_kernel_init))(x)
-    return Activation('tanh')(x)
+    x = sn(nn.Conv(c, (7, 7), padding='SAME', kernel_init=keras_kernel_init, **prec))(x)
+    return Activation('tanh')(to_float32(x, self.dtype))
 
 
 class CGAN28Discriminator(nn.Module):
@@ -65,21 +71,24 @@ class CGAN28Discriminator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
+  dtype: Any = None         # compute dtype (None: float32); the logits are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, labels, *, train):
     """Scores (image, label) pairs; dropout is active when train is True."""
     _need_classes(self)
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    prec = precision(self)
     lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim,
-                   self.spectral_norm, train)(labels)
-    x = concat_channels(x, lab)
+                   self.spectral_norm, train, **prec)(labels)
+    x = concat_channels(to_compute(x, self.dtype), lab)
     for _ in range(2):
       x = sn(Conv(self.features, (3, 3), (2, 2), 'SAME', kernel_init=keras_kernel_init,
-                  impl=self.conv_impl))(x)
+                  impl=self.conv_impl, **prec))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
     x = layers.Dropout(self.dropout, deterministic=not train)(flatten(x))
-    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(x)
+    return to_float32(sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(x), self.dtype)
 
 
 class CGAN256Generator(nn.Module):
@@ -97,6 +106,8 @@ class CGAN256Generator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
+  dtype: Any = None         # compute dtype (None: float32); the images are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, labels, *, train):
@@ -105,13 +116,15 @@ class CGAN256Generator(nn.Module):
     s, _, c = self.image_shape
     f0, *ups = self.features
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    prec = precision(self)
     lab = LabelMap(self.num_classes, s // 8, s // 8, self.embed_dim, self.spectral_norm,
-                   train)(labels)
-    x = sn(nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init))(z)
+                   train, **prec)(labels)
+    x = sn(nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init, **prec))(
+        to_compute(z, self.dtype))
     x = Activation('leaky_relu', self.negative_slope)(x)
     x = concat_channels(x.reshape((z.shape[0], s // 8, s // 8, f0)), lab)
-    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
-    return seed003_head(x, ups, c, bn, self.conv_impl, sn)
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN, **prec)
+    return seed003_head(x, ups, c, bn, self.conv_impl, sn, prec)
 
 
 class CGAN256Discriminator(nn.Module):
@@ -126,14 +139,19 @@ class CGAN256Discriminator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
+  dtype: Any = None         # compute dtype (None: float32); the logits are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, labels, *, train):
     """Scores (image, label) pairs; dropout is active when train is True."""
     _need_classes(self)
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    prec = precision(self)
     lab = LabelMap(self.num_classes, x.shape[1], x.shape[2], self.embed_dim,
-                   self.spectral_norm, train)(labels)
-    x = strided_stack(concat_channels(x, lab), self.features, self.kernels,
-                      self.negative_slope, self.dropout, train, self.conv_impl, sn)
-    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(flatten(x))
+                   self.spectral_norm, train, **prec)(labels)
+    x = strided_stack(concat_channels(to_compute(x, self.dtype), lab), self.features,
+                      self.kernels, self.negative_slope, self.dropout, train,
+                      self.conv_impl, sn, prec)
+    return to_float32(sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(flatten(x)),
+                      self.dtype)

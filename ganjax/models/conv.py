@@ -11,6 +11,12 @@ s_h * s_w * C_out channels over a window spanning every phase's taps, then depth
 
 A strided convolution's input gradient is such a transposed convolution: Conv keeps
 XLA's forward and kernel gradient and computes that one the same way (conv_input_grad).
+
+Every formulation computes in its operands' dtype, forward and backward (Conv and
+ConvTranspose cast input, kernel and bias to `dtype`, as nn.Conv does): the rearrangements
+are exact; in bfloat16 'taps' rounds each of its kh * kw partial sums (a convolution
+rounds once), 'span' and 'phases' round as XLA's convolutions do. (Summing the taps in
+float32 would turn their gradients into float32 matmuls.)
 """
 
 import functools
@@ -203,6 +209,16 @@ class _ConvFields(nn.Module):
   kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
   bias_init: Callable[..., Any] = nn.initializers.zeros
   impl: str = 'auto'
+  dtype: Any = None               # compute dtype (None: the input's and params')
+  param_dtype: Any = jnp.float32
+
+  def _params(self, x):
+    """(x, kernel, bias or None) in the compute dtype; kernel [kh, kw, Cin, features]."""
+    kernel = self.param('kernel', self.kernel_init,
+                        (*self.kernel_size, x.shape[-1], self.features), self.param_dtype)
+    bias = (self.param('bias', self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    return nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
 
 
 class Conv(_ConvFields):
@@ -212,8 +228,7 @@ class Conv(_ConvFields):
   @nn.compact
   def __call__(self, x):
     """[B, H, W, Cin] -> [B, H', W', features]."""
-    kernel = self.param('kernel', self.kernel_init,
-                        (*self.kernel_size, x.shape[-1], self.features))
+    x, kernel, bias = self._params(x)
     strides = tuple(self.strides)
     pads = tuple(lax.padtype_to_pads(x.shape[1:3], self.kernel_size, strides, self.padding))
     cin, impl = x.shape[-1], resolve_impl(self.impl)
@@ -223,9 +238,7 @@ class Conv(_ConvFields):
       y = strided_conv(x, kernel, strides, pads, method)
     else:
       y = lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=DIMS)
-    if self.use_bias:
-      y = y + self.param('bias', self.bias_init, (self.features,))
-    return y
+    return y if bias is None else y + bias
 
 
 class ConvTranspose(_ConvFields):
@@ -234,14 +247,11 @@ class ConvTranspose(_ConvFields):
   @nn.compact
   def __call__(self, x):
     """[B, H, W, Cin] -> [B, H', W', features]."""
-    kernel = self.param('kernel', self.kernel_init,
-                        (*self.kernel_size, x.shape[-1], self.features))
+    x, kernel, bias = self._params(x)
     strides = tuple(self.strides)
     if resolve_impl(self.impl) == 'xla' or strides == (1, 1):
       y = lax.conv_transpose(x, kernel, strides, self.padding, dimension_numbers=DIMS)
     else:
       method = formulation(self.kernel_size, strides, self.padding, self.features)
       y = subpixel_conv_transpose(x, kernel, strides, self.padding, method)
-    if self.use_bias:
-      y = y + self.param('bias', self.bias_init, (self.features,))
-    return y
+    return y if bias is None else y + bias

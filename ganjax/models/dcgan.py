@@ -1,7 +1,7 @@
 """Unconditional DCGANs: seed 004 (28x28), Radford et al. (32/64), seed 003 (up to 256)."""
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
 from ganjax.models.layers import (Activation, batch_norm, keras_kernel_init, normal_init,
-                                  spectral)
+                                  precision, spectral, to_compute, to_float32)
 
 KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaults
 TORCH_BN = dict(momentum=0.9, epsilon=1e-5)    # PyTorch BatchNorm2d defaults
@@ -30,6 +30,8 @@ class DCGAN28Generator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
+  dtype: Any = None         # compute dtype (None: float32); the images are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
@@ -37,19 +39,21 @@ class DCGAN28Generator(nn.Module):
     del labels
     h, w, c = self.image_shape
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
+    prec = precision(self)
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN, **prec)
     act = lambda: Activation('leaky_relu', self.negative_slope)
     f0, f1, f2 = self.features
-    x = sn(nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init))(z)
+    x = sn(nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init,
+                    **prec))(to_compute(z, self.dtype))
     x = act()(bn()(x)).reshape((z.shape[0], h // 4, w // 4, f0))
     k = (self.kernel, self.kernel)
     for feat, stride in ((f1, 1), (f2, 2)):
       x = sn(ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
-                           kernel_init=keras_kernel_init, impl=self.conv_impl))(x)
+                           kernel_init=keras_kernel_init, impl=self.conv_impl, **prec))(x)
       x = act()(bn()(x))
     x = sn(ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init,
-                         impl=self.conv_impl))(x)
-    return Activation('tanh')(x)
+                         impl=self.conv_impl, **prec))(x)
+    return Activation('tanh')(to_float32(x, self.dtype))
 
 
 class DCGAN28Discriminator(nn.Module):
@@ -62,15 +66,20 @@ class DCGAN28Discriminator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
+  dtype: Any = None         # compute dtype (None: float32); the logits are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    x = strided_stack(x, self.features, [self.kernel] * len(self.features),
-                      self.negative_slope, self.dropout, train, self.conv_impl, sn)
-    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(flatten(x))
+    prec = precision(self)
+    x = strided_stack(to_compute(x, self.dtype), self.features,
+                      [self.kernel] * len(self.features), self.negative_slope, self.dropout,
+                      train, self.conv_impl, sn, prec)
+    return to_float32(sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(flatten(x)),
+                      self.dtype)
 
 
 class RadfordGenerator(nn.Module):
@@ -83,6 +92,8 @@ class RadfordGenerator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
+  dtype: Any = None         # compute dtype (None: float32); the images are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
@@ -93,17 +104,19 @@ class RadfordGenerator(nn.Module):
     feat = self.base_features * 2 ** (ups - 1)
     init = normal_init(self.init_std)
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    bn = lambda: batch_norm(train, axis_name=self.axis_name, **TORCH_BN)
-    x = sn(nn.Dense(4 * 4 * feat, use_bias=False, kernel_init=init))(z)
+    prec = precision(self)
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **TORCH_BN, **prec)
+    x = sn(nn.Dense(4 * 4 * feat, use_bias=False, kernel_init=init, **prec))(
+        to_compute(z, self.dtype))
     x = Activation('relu')(bn()(x.reshape((z.shape[0], 4, 4, feat))))
     for _ in range(ups - 1):
       feat //= 2
       x = sn(ConvTranspose(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
-                           impl=self.conv_impl))(x)
+                           impl=self.conv_impl, **prec))(x)
       x = Activation('relu')(bn()(x))
     x = sn(ConvTranspose(c, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
-                         impl=self.conv_impl))(x)
-    return Activation('tanh')(x)
+                         impl=self.conv_impl, **prec))(x)
+    return Activation('tanh')(to_float32(x, self.dtype))
 
 
 class RadfordDiscriminator(nn.Module):
@@ -118,6 +131,8 @@ class RadfordDiscriminator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
+  dtype: Any = None         # compute dtype (None: float32); the logits are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
@@ -125,16 +140,18 @@ class RadfordDiscriminator(nn.Module):
     del labels
     init = normal_init(self.init_std)
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
+    prec = precision(self)
     feat, first = self.base_features, True
+    x = to_compute(x, self.dtype)
     while x.shape[1] > 4:
       x = sn(Conv(feat, (4, 4), (2, 2), 'SAME', use_bias=False, kernel_init=init,
-                  impl=self.conv_impl))(x)
+                  impl=self.conv_impl, **prec))(x)
       if not first and self.batch_norm:
-        x = batch_norm(train, axis_name=self.axis_name, **TORCH_BN)(x)
+        x = batch_norm(train, axis_name=self.axis_name, **TORCH_BN, **prec)(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
       feat, first = feat * 2, False
-    x = sn(nn.Conv(1, (4, 4), (1, 1), 'VALID', use_bias=False, kernel_init=init))(x)
-    return x.reshape((x.shape[0], 1))
+    x = sn(nn.Conv(1, (4, 4), (1, 1), 'VALID', use_bias=False, kernel_init=init, **prec))(x)
+    return to_float32(x.reshape((x.shape[0], 1)), self.dtype)
 
 
 class DCGAN256Generator(nn.Module):
@@ -146,6 +163,8 @@ class DCGAN256Generator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
+  dtype: Any = None         # compute dtype (None: float32); the images are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
@@ -154,21 +173,24 @@ class DCGAN256Generator(nn.Module):
     s, _, c = self.image_shape
     f0, *ups = self.features
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN)
-    x = sn(nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init))(z)
+    prec = precision(self)
+    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN, **prec)
+    x = sn(nn.Dense(s // 8 * s // 8 * f0, kernel_init=keras_kernel_init, **prec))(
+        to_compute(z, self.dtype))
     x = Activation('relu')(bn()(x.reshape((z.shape[0], s // 8, s // 8, f0))))
-    return seed003_head(x, ups, c, bn, self.conv_impl, sn)
+    return seed003_head(x, ups, c, bn, self.conv_impl, sn, prec)
 
 
-def seed003_head(x, ups, channels, bn, conv_impl, sn):
-  """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C];
-  sn wraps each layer (layers.spectral)."""
+def seed003_head(x, ups, channels, bn, conv_impl, sn, prec):
+  """Seed 003's upsampling stack, shared with its conditional G: [B,s/8,s/8,F] -> [B,s,s,C]
+  (float32); sn wraps each layer (layers.spectral); prec: the layers' dtype and
+  param_dtype (layers.precision)."""
   for feat in ups:
     x = sn(ConvTranspose(feat, (4, 4), (2, 2), 'SAME', kernel_init=keras_kernel_init,
-                         impl=conv_impl))(x)
+                         impl=conv_impl, **prec))(x)
     x = Activation('relu')(bn()(x))
-  x = sn(nn.Conv(channels, (8, 8), padding='SAME', kernel_init=keras_kernel_init))(x)
-  return Activation('tanh')(x)
+  x = sn(nn.Conv(channels, (8, 8), padding='SAME', kernel_init=keras_kernel_init, **prec))(x)
+  return Activation('tanh')(to_float32(x, prec['dtype']))
 
 
 class DCGAN256Discriminator(nn.Module):
@@ -182,23 +204,29 @@ class DCGAN256Discriminator(nn.Module):
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
+  dtype: Any = None         # compute dtype (None: float32); the logits are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images; dropout is active when train is True."""
     del labels
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(flatten(strided_stack(
-        x, self.features, self.kernels, self.negative_slope, self.dropout, train,
-        self.conv_impl, sn)))
+    prec = precision(self)
+    # The Dense (and its SpectralNorm) is made before the convs: their auto names and
+    # spectral norm's u / σ paths follow that order.
+    return to_float32(sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(flatten(
+        strided_stack(to_compute(x, self.dtype), self.features, self.kernels,
+                      self.negative_slope, self.dropout, train, self.conv_impl, sn, prec))),
+                      self.dtype)
 
 
-def strided_stack(x, features, kernels, negative_slope, dropout, train, conv_impl, sn):
+def strided_stack(x, features, kernels, negative_slope, dropout, train, conv_impl, sn, prec):
   """Seed 003's D body: stride-2 'same' convs, each LeakyReLU + Dropout; sn wraps each
-  conv (layers.spectral)."""
+  conv (layers.spectral); prec: the convs' dtype and param_dtype (layers.precision)."""
   for feat, k in zip(features, kernels):
     x = sn(Conv(feat, (k, k), (2, 2), 'SAME', kernel_init=keras_kernel_init,
-                impl=conv_impl))(x)
+                impl=conv_impl, **prec))(x)
     x = Activation('leaky_relu', negative_slope)(x)
     x = layers.Dropout(dropout, deterministic=not train)(x)
   return x

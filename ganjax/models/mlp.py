@@ -1,7 +1,7 @@
 """The MLP GANs of the tutorials: seed 000 / seed 002 (dense layers and LeakyReLU) and
 seed 001's Keras-GAN (LeakyReLU then BatchNormalization(momentum=0.8) in G)."""
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import math
 
@@ -9,14 +9,16 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models import layers
-from ganjax.models.layers import Activation, keras_kernel_init, normal_init, spectral
+from ganjax.models.layers import (Activation, keras_kernel_init, normal_init, precision,
+                                  spectral, to_compute, to_float32)
 
 
 def _join_label(module, x, labels):
   """[B, F] -> [B, F + embed_dim] with the label's embedding when the model is conditional."""
   if not module.num_classes:
     return x
-  return jnp.concatenate([x, nn.Embed(module.num_classes, module.embed_dim)(labels)], -1)
+  embed = nn.Embed(module.num_classes, module.embed_dim, **precision(module))
+  return jnp.concatenate([x, embed(labels)], -1)
 
 
 class MLPGenerator(nn.Module):
@@ -32,21 +34,24 @@ class MLPGenerator(nn.Module):
   embed_dim: int = 50
   spectral_norm: bool = False
   axis_name: Optional[str] = None  # BatchNorm's statistics are pmean-ed over it (pmap)
+  dtype: Any = None                # compute dtype (None: float32); the output is float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
     """Maps latents (and, if conditional, labels [B]) to images."""
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    x = _join_label(self, z, labels)
+    prec = precision(self)
+    x = _join_label(self, to_compute(z, self.dtype), labels)
     for i, width in enumerate(self.hidden):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
-      x = sn(nn.Dense(width, kernel_init=init))(x)
+      x = sn(nn.Dense(width, kernel_init=init, **prec))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
       if self.batch_norm:
         x = layers.batch_norm(train, momentum=self.bn_momentum, epsilon=self.bn_epsilon,
-                              axis_name=self.axis_name)(x)
-    x = sn(nn.Dense(math.prod(self.image_shape), kernel_init=keras_kernel_init))(x)
-    x = Activation('tanh')(x)
+                              axis_name=self.axis_name, **prec)(x)
+    x = sn(nn.Dense(math.prod(self.image_shape), kernel_init=keras_kernel_init, **prec))(x)
+    x = Activation('tanh')(to_float32(x, self.dtype))
     return x.reshape((z.shape[0], *self.image_shape))
 
 
@@ -60,16 +65,19 @@ class MLPDiscriminator(nn.Module):
   embed_dim: int = 50
   spectral_norm: bool = False
   axis_name: Optional[str] = None  # unused: no BatchNorm here
+  dtype: Any = None                # compute dtype (None: float32); the logits are float32
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images (and labels, if conditional); dropout is active when train is True."""
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
-    x = _join_label(self, x.reshape((x.shape[0], -1)), labels)
+    prec = precision(self)
+    x = _join_label(self, to_compute(x, self.dtype).reshape((x.shape[0], -1)), labels)
     for i, width in enumerate(self.hidden):
       init = normal_init(self.first_init_std) if i == 0 else keras_kernel_init
-      x = sn(nn.Dense(width, kernel_init=init))(x)
+      x = sn(nn.Dense(width, kernel_init=init, **prec))(x)
       x = Activation('leaky_relu', self.negative_slope)(x)
       if self.dropout:
         x = layers.Dropout(self.dropout, deterministic=not train)(x)
-    return sn(nn.Dense(1, kernel_init=keras_kernel_init))(x)
+    return to_float32(sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(x), self.dtype)
