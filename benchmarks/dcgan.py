@@ -39,9 +39,10 @@ OP_COLS = ('jax_fwd_ms', 'jax_grad_ms', 'jax_scan_grad_ms', 'ganjax_fwd_ms', 'ga
            'torch_fwd_ms', 'torch_grad_ms')
 
 
-def load_config(name, args):
-  """The named config with the benchmark's --batch / --steps_per_dispatch / --conv_impl."""
-  module, size = MODELS[name]
+def load_config(name, args, models=None):
+  """The named config with the benchmark's --batch / --steps_per_dispatch / --conv_impl;
+  models: the name -> (config module, image size) table (default MODELS)."""
+  module, size = (models or MODELS)[name]
   config = importlib.import_module(f'configs.{module}').get_config()
   config.data.image_size = size or config.data.image_size
   config.batch_size = args.batch or config.batch_size
@@ -51,21 +52,26 @@ def load_config(name, args):
   return config
 
 
-def run_ganjax(args):
-  """exp.par.compile_chunk(train_step) fed as the training loop feeds it (resident data)."""
+def run_ganjax(args, config=None, flops=step_flops):
+  """exp.par.compile_chunk(train_step) fed as the training loop feeds it (resident data;
+  random labels beside the images for a conditional model). config: the benchmark's config
+  (default: load_config of --models[0]); flops(exp): FLOPs per step."""
   import jax
-  import jax.numpy as jnp
-  from ganjax import input_pipeline, summary
+  from ganjax import input_pipeline
   from ganjax.experiment import Experiment
-  config = load_config(args.models[0], args)
+  config = config or load_config(args.models[0], args)
   exp, batch = Experiment(config), config.batch_size
   k, s, b, n = exp.batches_per_step, config.steps_per_dispatch, exp.real_batch, DATA_BATCHES * batch
-  images = np.random.default_rng(0).integers(0, 256, (n, *exp.image_shape), dtype=np.uint8)
+  rng = np.random.default_rng(0)
+  arrays = {'images': rng.integers(0, 256, (n, *exp.image_shape), dtype=np.uint8)}
+  if exp.num_classes:
+    arrays['labels'] = rng.integers(0, exp.num_classes, n).astype(np.int32)
   fns, done = exp.step_fns(), 0
   chunk = exp.par.compile_chunk(fns.train_step, resident=True,
                                 unroll=config.get("unroll_steps", False))
   state = exp.par.to_mode(exp.init_state())
-  data = exp.par.put_data({'images': images})
+  abstract = exp.abstract_state()
+  data = exp.par.put_data(arrays)
   sampler = input_pipeline.IndexSampler(config.seed, n, b, k)
 
   def run(chunks):
@@ -78,14 +84,12 @@ def run_ganjax(args):
   t = time.perf_counter()
   run(max(1, -(-args.warmup // s)))   # the first call compiles
   first, timed = time.perf_counter() - t, timed_steps(args, lambda: run(1), s)
-  count = lambda net, *shape: summary.totals(summary.layer_rows(
-      net, jnp.zeros((1, *shape)), None, train=False))[0]
+  count = lambda params: sum(math.prod(x.shape) for x in jax.tree.leaves(params))
   return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
           'steps_per_dispatch': s,
-          'first_call_s': first, 'flops_per_step': step_flops(exp), 'batch': batch,
+          'first_call_s': first, 'flops_per_step': flops(exp), 'batch': batch,
           'real_batch': b, 'conv_impl': config.get('conv_impl', 'flax'),
-          'g_params': count(exp.generator, config.model.latent_dim),
-          'd_params': count(exp.discriminator, *exp.image_shape)}
+          'g_params': count(abstract.g_params), 'd_params': count(abstract.d_params)}
 
 
 def tconv_pad(k, s):

@@ -3,9 +3,11 @@
 import ml_collections
 
 
-def adam(learning_rate=2e-4, b1=0.5, b2=0.999):
-  """An optimizer entry: Adam with DCGAN's defaults (name='rmsprop' uses learning_rate)."""
-  return dict(name='adam', learning_rate=learning_rate, b1=b1, b2=b2)
+def adam(learning_rate=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay_steps=0):
+  """An optimizer entry: Adam with DCGAN's defaults (name='rmsprop' uses learning_rate);
+  warmup_steps / decay_steps (G steps, 0: off): linear warm-up, linear decay to 0."""
+  return dict(name='adam', learning_rate=learning_rate, b1=b1, b2=b2,
+              warmup_steps=warmup_steps, decay_steps=decay_steps)
 
 
 def data(name, **overrides):
@@ -111,6 +113,9 @@ def base(*, model, data_config, optimizer=None, **overrides):
   for net in ('generator', 'discriminator'):   # every model takes the flag
     if 'spectral_norm' not in c.model[net]:
       c.model[net].spectral_norm = False
+  for name in ('dtype', 'param_dtype'):   # compute / parameter dtype: float32 | bfloat16
+    if name not in c.model:
+      c.model[name] = 'float32'
   c.loss = ml_collections.ConfigDict(loss())
   c.reg = ml_collections.ConfigDict(reg())
   c.augment = ml_collections.ConfigDict(augment())

@@ -22,12 +22,14 @@ class Experiment:
     self.image_shape = self.info.image_shape
     self.par = DataParallel(config.parallel, devices)
     self.real_batch = real_batch_size(config.d_batch, config.batch_size)
+    # 'auto': conditional when the data have classes (an image folder with subfolders).
     self.num_classes = self.info.num_classes if config.model.get('conditional') else 0
     self.generator, self.discriminator = build_models(
         config.model, image_shape=self.image_shape, num_classes=self.num_classes,
         axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
+    d_updates = config.d_steps * (2 if config.d_batch == 'separate' else 1)
     self.g_tx = make_optimizer(config.optimizer.g)
-    self.d_tx = make_optimizer(config.optimizer.d)
+    self.d_tx = make_optimizer(config.optimizer.d, d_updates)
 
   def _init_fn(self):
     return functools.partial(init_state, self.config, self.generator, self.discriminator,
@@ -64,8 +66,14 @@ class Experiment:
         reg=regularizers.RegConfig.from_config(c.get('reg', {}), c.loss.get('clip', 0.0)),
         aug=augment.AugmentConfig.from_config(c.get('augment', {})),
         fakes_for_d=c.get('fakes_for_d', 'train'), num_classes=self.num_classes,
+        acgan=self.acgan,
         ema_decay=float(c.get('ema_decay', 0.0)), axis_name=self.par.axis_name,
         seed_axis=seed_axis)
+
+  @property
+  def acgan(self):
+    """Whether D has AC-GAN's classifier head (outputs [B, 1 + num_classes])."""
+    return bool(self.num_classes) and getattr(self.discriminator, 'conditioning', '') == 'acgan'
 
   @property
   def batches_per_step(self):

@@ -26,6 +26,7 @@ class LossConfig:
   ls_a: float = 0.0                  # least_squares: D's target for fakes
   ls_b: float = 1.0                  # least_squares: D's target for reals
   ls_c: float = 1.0                  # least_squares: G's target for fakes
+  class_weight: float = 1.0          # AC-GAN (D conditioning 'acgan'): its class loss weight
 
   @classmethod
   def from_config(cls, loss):
@@ -134,6 +135,13 @@ def g_loss(cfg, *, fake, real=None, mean=jnp.mean):
     return 0.5 * (jnp.mean(bce_with_logits(fake - mean(real), 1.0)) +
                   jnp.mean(bce_with_logits(real - mean(fake), 0.0)))
   raise ValueError(f'unknown loss {cfg.name!r}; use one of {LOSSES}')
+
+
+def class_loss(logits, labels, mean=jnp.mean):
+  """AC-GAN's auxiliary loss: cross-entropy of class logits [B,n] at int labels [B] ->
+  scalar, E[-log softmax(logits)_y] (`mean` as in d_loss: the global batch under pmap)."""
+  log_p = jax.nn.log_softmax(logits.astype(jnp.float32))
+  return mean(-jnp.take_along_axis(log_p, labels[:, None], axis=1))
 
 
 def d_metrics(cfg, *, real, fake):

@@ -29,18 +29,24 @@ CHOICES = {
     'parallel': parallel.MODES,
     'conv_impl': conv.IMPLS,
     'eval.features': ('auto', 'domain', 'inception'),
+    'model.dtype': ('float32', 'bfloat16'),
+    'model.param_dtype': ('float32', 'bfloat16'),
+    'model.conditional': (False, True, 'auto'),
 }
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
             'data.sampling': 'epochs', 'report': True, 'optimizer.g.name': 'adam',
-            'optimizer.d.name': 'adam',
-            'model.generator.spectral_norm': False, 'model.discriminator.spectral_norm': False,
+            'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
+            'optimizer.g.decay_steps': 0, 'optimizer.d.warmup_steps': 0,
+            'optimizer.d.decay_steps': 0,
+            'model.generator.spectral_norm': False, 'model.conditional': False,
+            'model.dtype': 'float32', 'model.param_dtype': 'float32', 'model.discriminator.spectral_norm': False,
             **_field_defaults('loss', losses.LossConfig), 'loss.clip': 0.0,
             **_field_defaults('reg', regularizers.RegConfig, skip=('clip',)),
             **_field_defaults('augment', augment.AugmentConfig), 'augment.policy': ''}
 # Non-negative weights, and fields in ranges: (name, low, high, what the range means).
-WEIGHTS = ('loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam')
+WEIGHTS = ('loss.class_weight', 'loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam')
 RANGES = (('augment.p', 0.0, 1.0, 'a probability'),
           ('augment.target', -1.0, 1.0, 'the target of r_t = E[sign D(x_real)]'),
           ('reg.lecam_decay', 0.0, 0.999999, 'an EMA decay'),
@@ -50,7 +56,7 @@ RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_ever
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
                'data.source', 'conv_impl', 'unroll_steps', 'eval_every', 'eval_samples',
                'eval.features', 'eval.classifier', 'eval.inception_weights', 'eval.best_metric',
-               'report'}
+               'report', 'model.dtype'}
 
 
 def flatten(config, prefix=''):
@@ -100,7 +106,9 @@ def _validate_objective(flat):
       raise GanjaxError(f'--config.{name} is {what}: it must be in [{low:g}, {high:g}], got '
                         f'{flat[name]!r}')
   for name, low in (('reg.r1_every', 1), ('reg.lecam_start', 0), ('augment.adjust_every', 1),
-                    ('sample_grid', 1)):
+                    ('sample_grid', 1), ('optimizer.g.warmup_steps', 0),
+                    ('optimizer.g.decay_steps', 0), ('optimizer.d.warmup_steps', 0),
+                    ('optimizer.d.decay_steps', 0)):
     if not isinstance(flat[name], int) or isinstance(flat[name], bool) or flat[name] < low:
       raise GanjaxError(f'--config.{name} must be an integer >= {low}, got {flat[name]!r}')
   for name in ('augment.kimg', 'loss.ls_a', 'loss.ls_b', 'loss.ls_c'):
@@ -125,6 +133,11 @@ def _validate_objective(flat):
   if flat['loss.name'] == 'relativistic' and flat['d_batch'] != 'combined':
     raise GanjaxError("--config.loss.name=relativistic couples reals and fakes in one D "
                       "loss: it needs --config.d_batch=combined")
+  for net in ('g', 'd'):
+    warmup, decay = flat[f'optimizer.{net}.warmup_steps'], flat[f'optimizer.{net}.decay_steps']
+    if decay and warmup >= decay:
+      raise GanjaxError(f'--config.optimizer.{net}.warmup_steps={warmup} must be below its '
+                        f'decay_steps={decay} (the step the rate reaches 0), or decay_steps=0')
   if flat['fakes_for_d'] == 'inference' and flat['updates'] == 'simultaneous':
     raise GanjaxError("--config.fakes_for_d=inference makes D's fakes in a pass of their "
                       "own; the simultaneous step shares G's training pass: use "

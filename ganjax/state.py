@@ -27,14 +27,33 @@ class GANState:
 OPTIMIZERS = ('adam', 'rmsprop')
 
 
-def make_optimizer(opt_config):
+def learning_rate(opt_config, updates_per_step=1):
+  """The learning rate: a constant, or (warmup_steps / decay_steps > 0, in G steps) a
+  linear warm-up from 0 and a linear decay to 0 at decay_steps (SNGAN's schedule), counted
+  in this optimizer's updates (D makes updates_per_step of them per G step)."""
+  lr = opt_config.learning_rate
+  warmup = opt_config.get('warmup_steps', 0) * updates_per_step
+  decay = opt_config.get('decay_steps', 0) * updates_per_step
+  if not warmup and not decay:
+    return lr
+  pieces, bounds = [], []
+  if warmup:
+    pieces.append(optax.linear_schedule(0.0, lr, warmup))
+    bounds.append(warmup)
+  pieces.append(optax.linear_schedule(lr, 0.0, decay - warmup) if decay else
+                optax.constant_schedule(lr))
+  return optax.join_schedules(pieces, bounds) if bounds else pieces[0]
+
+
+def make_optimizer(opt_config, updates_per_step=1):
   """optax Adam from {learning_rate, b1, b2}, or RMSprop (the original WGAN's) from
-  {learning_rate} when name='rmsprop'."""
+  {learning_rate} when name='rmsprop'; the rate follows learning_rate()."""
   name = opt_config.get('name', 'adam')
+  lr = learning_rate(opt_config, updates_per_step)
   if name == 'rmsprop':
     # torch's RMSprop: alpha 0.99, eps added to sqrt(v) (optax's default adds it inside).
-    return optax.rmsprop(opt_config.learning_rate, decay=0.99, eps=1e-8, eps_in_sqrt=False)
-  return optax.adam(opt_config.learning_rate, b1=opt_config.b1, b2=opt_config.b2)
+    return optax.rmsprop(lr, decay=0.99, eps=1e-8, eps_in_sqrt=False)
+  return optax.adam(lr, b1=opt_config.b1, b2=opt_config.b2)
 
 
 def latent_shape(config, batch):

@@ -10,7 +10,10 @@ from one forward pass at the current params, then applies both.
 
 D's objective is the adversarial loss (losses.py) plus the regularizers
 (regularizers.py); every image D sees, real or fake, in either update, is augmented
-first when config.augment asks (augment.py), with draws from the step's key.
+first when config.augment asks (augment.py), with draws from the step's key. An AC-GAN D
+(acgan) also returns class logits; their cross-entropy at the labels (weight
+loss.class_weight) joins D's loss on reals (as StudioGAN's AC; the paper also trains D's
+classifier on fakes) and G's loss on fakes at the labels G was asked for.
 The same function runs in both parallel modes: globally under jit (XLA inserts the
 all-reduces) or per device under pmap (axis_name set: gradients, metrics and
 BatchNorm statistics are pmean-ed over it).
@@ -45,6 +48,7 @@ class StepConfig:
   aug: augment.AugmentConfig = augment.AugmentConfig()
   fakes_for_d: str = 'train'           # G's mode making D's fakes: train | inference (Keras)
   num_classes: int = 0
+  acgan: bool = False                  # D's outputs [B,1+n]: a logit, then class logits
   ema_decay: float = 0.0               # > 0: keep an EMA of G's params
   axis_name: Optional[str] = None      # set in pmap mode
   seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
@@ -89,7 +93,7 @@ class StepFns(NamedTuple):
   """The step and its two halves (the halves are exposed for invariant tests)."""
   train_step: Callable   # (state, images [n,B,H,W,C], labels [n,B]|None) -> (state, metrics)
   d_step: Callable       # (state, real [B,H,W,C], labels [B]|None, key) -> (state, out)
-  g_step: Callable       # (state, key, real=None, labels=None) -> (state, loss)
+  g_step: Callable       # (state, key, real=None, labels=None) -> (state, (loss, terms))
 
 
 def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
@@ -126,6 +130,16 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
         train=True, mutable=['batch_stats'], rngs={'dropout': key})
     return out, mut.get('batch_stats', {})
 
+  def split(out):
+    """D's outputs -> (adversarial [B,1], class logits [B,n] or None)."""
+    return (out[:, :1], out[:, 1:]) if cfg.acgan else (out, None)
+
+  def class_term(class_logits, labels):
+    """{'class': weighted AC-GAN cross-entropy}, or {} when D has no classifier."""
+    if not cfg.acgan:
+      return {}
+    return {'class': lc.class_weight * losses.class_loss(class_logits, labels, batch_mean)}
+
   def augment_p(state):
     return state.ada['p'] if ac.adaptive else ac.p
 
@@ -137,10 +151,14 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     draws = _local_rows(augment.draw(key, n, ac.policy), ax)
     return constrain(augment.apply(x, draws, ac.policy, augment_p(state)))
 
-  def critic(state, d_params, labels, key, aug_key):
-    """D as a function of its (unaugmented) input: x [B,...] -> outputs [B,1]; the
-    regularizers differentiate it w.r.t. x."""
+  def critic_outputs(state, d_params, labels, key, aug_key):
+    """D as a function of its (unaugmented) input: x [B,...] -> outputs [B,1(+n)]."""
     return lambda x: run_d(state, d_params, augmented(state, x, aug_key), labels, key)[0]
+
+  def critic(state, d_params, labels, key, aug_key):
+    """D's adversarial output as a function of its input: x [B,...] -> [B,1]; the
+    regularizers differentiate it w.r.t. x."""
+    return lambda x: split(critic_outputs(state, d_params, labels, key, aug_key)(x))[0]
 
   def lazy(n, penalty):
     """A penalty every r1_every-th D update (n counts them), scaled by r1_every. Seeds
@@ -224,9 +242,12 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
       labels = None if fake_labels is None else jnp.concatenate([real_labels, fake_labels])
 
       def loss_fn(d_params):
-        logits, stats = run_d(state, d_params, x, labels, k_drop_real)
+        outputs, stats = run_d(state, d_params, x, labels, k_drop_real)
+        logits, class_logits = split(outputs)
         r, f = logits[:real.shape[0]], logits[real.shape[0]:]
         terms = penalties(state, d_params, n, keys, ('gp', 'r1', 'r2'), **inputs)
+        if cfg.acgan:
+          terms.update(class_term(class_logits[:real.shape[0]], real_labels))
         if rc.lecam:
           terms['lecam'] = lecam_term(state, lecam_emas(state, r, f), r, f)
         loss = losses.d_loss(lc, real=r, fake=f, mean=batch_mean)
@@ -238,9 +259,12 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     # 'separate' (seed 003): an update on a real half batch, then one on a fake half batch.
     def half_update(state, images, labels, aug_tag, k_drop, names, side, term_fn):
       def loss_fn(d_params):
-        logits, stats = run_d(state, d_params, augmented(state, images, keys(aug_tag)),
-                              labels, k_drop)
+        outputs, stats = run_d(state, d_params, augmented(state, images, keys(aug_tag)),
+                               labels, k_drop)
+        logits, class_logits = split(outputs)
         terms = penalties(state, d_params, n, keys, names, **inputs)
+        if side == 'r':
+          terms.update(class_term(class_logits, labels))
         if rc.lecam:
           terms['lecam'] = lecam_term(state, lecam_emas(state, **{side: logits}),
                                       **{side: logits})
@@ -257,7 +281,8 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     return state, (losses.d_term_weight(lc) * (loss_r + loss_f), r, f, terms)
 
   def g_step(state, key, real=None, real_labels=None):
-    """One G update through a fixed D (D's params and statistics are not written)."""
+    """One G update through a fixed D (D's params and statistics are not written);
+    returns the adversarial loss and {'g_class': AC-GAN's term} (or {})."""
     k_fake, k_drop = jax.random.split(key)
     keys = lambda tag: jax.random.fold_in(key, tag)
     z, labels = draw_fakes(k_fake, cfg.global_batch)
@@ -268,14 +293,18 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
 
     def loss_fn(g_params):
       fake, g_stats = run_g(state, g_params, z, labels)
-      f = critic(state, state.d_params, labels, k_drop, keys(_AUG_FAKE))(fake)
-      return losses.g_loss(lc, fake=f, real=r, mean=batch_mean), g_stats
+      f, class_logits = split(critic_outputs(state, state.d_params, labels, k_drop,
+                                             keys(_AUG_FAKE))(fake))
+      loss = losses.g_loss(lc, fake=f, real=r, mean=batch_mean)
+      terms = {f'g_{k}': v for k, v in class_term(class_logits, labels).items()}
+      return loss + sum(terms.values()), (loss, terms, g_stats)
 
-    (loss, g_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.g_params)
+    (_, (loss, terms, g_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.g_params)
     grads = _pmean(grads, ax)
     updates, g_opt_state = g_tx.update(grads, state.g_opt_state, state.g_params)
     return state.replace(g_params=optax.apply_updates(state.g_params, updates),
-                         g_opt_state=g_opt_state, g_batch_stats=g_stats), loss
+                         g_opt_state=g_opt_state, g_batch_stats=g_stats), (loss, terms)
 
   def simultaneous_step(state, real, real_labels, key):
     """Seed 004: G and D gradients from one forward pass at the current params.
@@ -293,22 +322,30 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
                                     state.g_params, has_aux=True)
     aug_real = augmented(state, real, keys(_AUG_REAL))
     real_logits_fn = lambda p: run_d(state, p, aug_real, real_labels, k_drop_real)
-    r, r_pull, stats = jax.vjp(real_logits_fn, state.d_params, has_aux=True)
+    r_out, r_pull, stats = jax.vjp(real_logits_fn, state.d_params, has_aux=True)
     fake_logits_fn = lambda p, x: run_d(state.replace(d_batch_stats=stats), p,
                                         augmented(state, x, keys(_AUG_FAKE)), fake_labels,
                                         k_drop_fake)
-    f, f_pull, d_stats = jax.vjp(fake_logits_fn, state.d_params, fake, has_aux=True)
+    f_out, f_pull, d_stats = jax.vjp(fake_logits_fn, state.d_params, fake, has_aux=True)
+    r, f = split(r_out)[0], split(f_out)[0]
     emas = lecam_emas(state, r, f) if rc.lecam else None
 
-    def d_loss_fn(r, f):
-      lecam = {'lecam': lecam_term(state, emas, r, f)} if rc.lecam else {}
+    def d_loss_fn(r_out, f_out):
+      (r, r_class), f = split(r_out), split(f_out)[0]
+      extra = {'lecam': lecam_term(state, emas, r, f)} if rc.lecam else {}
+      extra.update(class_term(r_class, real_labels))
       loss = losses.d_loss(lc, real=r, fake=f, mean=batch_mean)
-      return loss + sum(lecam.values()), (loss, lecam)
+      return loss + sum(extra.values()), (loss, extra)
 
-    (_, (d_loss, lecam)), (d_r, d_f) = jax.value_and_grad(
-        d_loss_fn, argnums=(0, 1), has_aux=True)(r, f)
-    g_loss, g_f = jax.value_and_grad(
-        lambda f: losses.g_loss(lc, fake=f, real=r, mean=batch_mean))(f)
+    def g_loss_fn(f_out):
+      f, f_class = split(f_out)
+      loss = losses.g_loss(lc, fake=f, real=r, mean=batch_mean)
+      terms = {f'g_{k}': v for k, v in class_term(f_class, fake_labels).items()}
+      return loss + sum(terms.values()), (loss, terms)
+
+    (_, (d_loss, extra)), (d_r, d_f) = jax.value_and_grad(
+        d_loss_fn, argnums=(0, 1), has_aux=True)(r_out, f_out)
+    (_, (g_loss, g_terms)), g_f = jax.value_and_grad(g_loss_fn, has_aux=True)(f_out)
     d_grads = jax.tree.map(jnp.add, r_pull(d_r)[0], f_pull(d_f)[0])
     terms = {}
     if rc.gp or rc.r1 or rc.r2:
@@ -323,7 +360,7 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     state = apply_d(state, d_grads, d_stats).replace(
         g_params=optax.apply_updates(state.g_params, g_updates), g_opt_state=g_opt_state,
         g_batch_stats=g_stats)
-    return after_d(state, r, f), (d_loss, r, f, {**terms, **lecam}), g_loss
+    return after_d(state, r, f), (d_loss, r, f, {**terms, **extra}), (g_loss, g_terms)
 
   def adjust_augment(state):
     """ADA: every adjust_every steps, move p by the sign of r_t - target; reset r_t."""
@@ -342,19 +379,19 @@ def make_step_fns(cfg: StepConfig, generator, discriminator, g_tx, d_tx,
     batch = lambda i: (images[i], None if labels is None else labels[i])
     p_used = augment_p(state)
     if cfg.update == 'simultaneous':
-      state, d_out, g_loss = simultaneous_step(state, *batch(0), key)
+      state, d_out, (g_loss, g_terms) = simultaneous_step(state, *batch(0), key)
     else:
       for i in range(cfg.d_steps):
         state, d_out = d_step(state, *batch(i), jax.random.fold_in(key, i),
                               state.step * cfg.d_steps + i)
       g_real = batch(cfg.d_steps) if cfg.g_needs_reals else (None, None)
-      state, g_loss = g_step(state, jax.random.fold_in(key, cfg.d_steps), *g_real)
+      state, (g_loss, g_terms) = g_step(state, jax.random.fold_in(key, cfg.d_steps), *g_real)
     d_loss, r, f, terms = d_out
     if cfg.ema_decay:
       state = state.replace(g_ema_params=ema_update(state.g_ema_params, state.g_params,
                                                     cfg.ema_decay))
     metrics = {'d_loss': d_loss, 'g_loss': g_loss, **losses.d_metrics(lc, real=r, fake=f),
-               **terms}
+               **terms, **g_terms}
     if ac.active:
       metrics['augment_p'] = jnp.asarray(p_used, jnp.float32)
     if ac.adaptive:

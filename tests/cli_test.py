@@ -15,6 +15,10 @@ from conftest import MNIST_DIR, REPO, finish, start
 
 TRAIN = ['-m', 'experiments.train', '--config=configs/mnist_mlp.py',
          f'--config.data.dir={MNIST_DIR}', '--config.data.split=test']
+# The trained runs: mnist_mlp's network at a batch of 16 (its batch of 128 costs ~8x the
+# compute per step); no report (report_test checks reports). The SIGTERM test's runs
+# train the same program as the module's run, so they load it from the XLA cache.
+CHEAP = ['--config.batch_size=16', '--config.report=False']
 
 
 def run(*args, env=None, check=True):
@@ -28,7 +32,7 @@ def run(*args, env=None, check=True):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('cli') / 'run')
-  proc = run(*TRAIN, f'--workdir={workdir}', '--config.num_steps=20',
+  proc = run(*TRAIN, *CHEAP, f'--workdir={workdir}', '--config.num_steps=20',
              '--config.log_every=10', '--config.sample_every=10',
              '--config.checkpoint_every=10')
   return workdir, proc
@@ -102,8 +106,9 @@ def test_generate_without_checkpoint_is_one_line(tmp_path):
 
 def test_sigterm_saves_and_rerun_resumes(tmp_path):
   workdir = str(tmp_path / 'run')
-  args = [sys.executable, *TRAIN, f'--workdir={workdir}', '--config.num_steps=100000',
-          '--config.log_every=10', '--config.checkpoint_every=50000']
+  args = [sys.executable, *TRAIN, *CHEAP, f'--workdir={workdir}',
+          '--config.num_steps=100000', '--config.log_every=10',
+          '--config.checkpoint_every=50000']
   proc = start(args, cwd=REPO)
   deadline = time.time() + 120
   while not os.path.exists(f'{workdir}/metrics.jsonl') or not open(
@@ -116,8 +121,9 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path):
   assert 'stopped by signal' in err
   steps = [int(s) for s in os.listdir(f'{workdir}/checkpoints') if s.isdigit()]
   assert len(steps) == 1 and 10 <= steps[0] < 100000
-  resumed = run(*TRAIN, f'--workdir={workdir}', f'--config.num_steps={steps[0] + 10}',
-                '--config.log_every=10', '--config.checkpoint_every=50000')
+  resumed = run(*TRAIN, *CHEAP, f'--workdir={workdir}',
+                f'--config.num_steps={steps[0] + 10}', '--config.log_every=10',
+                '--config.checkpoint_every=50000')
   assert f'resumed from the checkpoint at step {steps[0]}' in resumed.stderr
 
 

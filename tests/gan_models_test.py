@@ -13,7 +13,9 @@ from ganjax.experiment import Experiment
 ALL_CONFIGS = ['mnist_mlp', 'mnist_mlp_cgan', 'mnist_dcgan', 'fashion_mnist_dcgan',
                'mnist_cgan', 'fashion_mnist_cgan', 'cifar10_dcgan', 'cifar10_cgan',
                'folder_dcgan64', 'folder_dcgan', 'folder_cgan', 'mnist_keras_gan',
-               'cifar10_wgan_gp', 'cifar10_hinge_sn', 'cifar10_lsgan']
+               'cifar10_wgan_gp', 'cifar10_hinge_sn', 'cifar10_lsgan', 'cifar10_sngan',
+               'cifar10_sngan_cond', 'cifar10_biggan', 'folder_sngan64', 'folder_biggan128',
+               'mnist_resnet', 'fashion_mnist_resnet']
 
 
 def config(name):

@@ -1,7 +1,9 @@
 """Model registry: a config's `model.name` picks a (generator, discriminator) pair."""
 
+import jax.numpy as jnp
+
 from ganjax.errors import GanjaxError
-from ganjax.models import conditional, dcgan
+from ganjax.models import biggan, conditional, dcgan, resnet
 from ganjax.models.mlp import MLPDiscriminator, MLPGenerator
 
 MODELS = {
@@ -11,7 +13,17 @@ MODELS = {
     'dcgan256': (dcgan.DCGAN256Generator, dcgan.DCGAN256Discriminator),
     'cgan28': (conditional.CGAN28Generator, conditional.CGAN28Discriminator),
     'cgan256': (conditional.CGAN256Generator, conditional.CGAN256Discriminator),
+    'resnet': (resnet.ResNetGenerator, resnet.ResNetDiscriminator),
+    'biggan': (biggan.BigGANGenerator, biggan.BigGANDiscriminator),
 }
+
+
+def precision(model_config):
+  """{'dtype', 'param_dtype'} for the modules from model.dtype / model.param_dtype; a
+  float32 compute dtype is passed as None (Flax's default, so f32 runs stay bit-identical)."""
+  dtype = model_config.get('dtype', 'float32')
+  return {'dtype': None if dtype == 'float32' else jnp.dtype(dtype),
+          'param_dtype': jnp.dtype(model_config.get('param_dtype', 'float32'))}
 
 
 def build_models(model_config, *, image_shape, num_classes=0, axis_name=None,
@@ -21,8 +33,8 @@ def build_models(model_config, *, image_shape, num_classes=0, axis_name=None,
     raise GanjaxError(f'unknown model.name {model_config.name!r}; '
                       f'choose one of {sorted(MODELS)}')
   g_cls, d_cls = MODELS[model_config.name]
-  extra = lambda cls: ({'conv_impl': conv_impl} if 'conv_impl' in cls.__dataclass_fields__
-                       else {})
+  options = {'conv_impl': conv_impl, **precision(model_config)}
+  extra = lambda cls: {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
   generator = g_cls(image_shape=tuple(image_shape), num_classes=num_classes,
                     axis_name=axis_name, **extra(g_cls), **model_config.generator)
   discriminator = d_cls(num_classes=num_classes, axis_name=axis_name, **extra(d_cls),
