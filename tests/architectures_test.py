@@ -62,7 +62,10 @@ def test_acgan_class_losses_are_the_hand_computed_cross_entropies():
   fns, state = exp.step_fns(), exp.init_state()
   real, labels = _batch(exp, 4)
   d_vars = {'params': state.d_params, 'batch_stats': state.d_batch_stats}
-  out, _ = exp.discriminator.apply(d_vars, real, labels, train=True, mutable=['batch_stats'])
+  # jitted: op-by-op dispatch of a ResNet compiles every op apart (seconds each time)
+  d_apply = jax.jit(lambda x, y: exp.discriminator.apply(d_vars, x, y, train=True,
+                                                         mutable=['batch_stats'])[0])
+  out = d_apply(real, labels)
   assert out.shape == (4, 11)
   _, (_, _, _, terms) = jax.jit(fns.d_step)(state, real, labels, jax.random.PRNGKey(0))
   np.testing.assert_allclose(terms['class'], 0.7 * _cross_entropy(out[:, 1:], labels),
@@ -74,10 +77,10 @@ def test_acgan_class_losses_are_the_hand_computed_cross_entropies():
   kz, kl = jax.random.split(jax.random.split(key)[0])
   z = jax.random.normal(kz, (8, 8))
   fake_labels = jax.random.randint(kl, (8,), 0, 10)
-  fake, _ = exp.generator.apply({'params': state.g_params, 'batch_stats': state.g_batch_stats},
-                                z, fake_labels, train=True, mutable=['batch_stats'])
-  out, _ = exp.discriminator.apply(d_vars, fake, fake_labels, train=True,
-                                   mutable=['batch_stats'])
+  fake, _ = jax.jit(lambda z, y: exp.generator.apply(
+      {'params': state.g_params, 'batch_stats': state.g_batch_stats}, z, y, train=True,
+      mutable=['batch_stats']))(z, fake_labels)
+  out = d_apply(fake, fake_labels)
   _, (g_loss, g_terms) = jax.jit(fns.g_step)(state, key)
   np.testing.assert_allclose(g_loss, -np.mean(out[:, 0]), rtol=1e-5)
   np.testing.assert_allclose(g_terms['g_class'], 0.7 * _cross_entropy(out[:, 1:], fake_labels),
@@ -135,13 +138,17 @@ def test_eight_devices_equal_one_device(mode):
   c.parallel = mode
   eight, m8 = _train(c, jax.devices())
   # The blocks' conv biases reach the output only through a later BatchNorm, which removes
-  # constant shifts: their gradient is 0, and Adam turns its rounding noise into steps of
-  # up to lr, either way.
+  # constant shifts: their gradient is 0, and Adam turns its rounding noise into steps in
+  # either direction. With b1 = 0, step t's |m/sqrt(v)| is at most
+  # sqrt((1 - b2^t) / (1 - b2)): 1, then sqrt(1.9) at b2 = 0.9 (seen: 4.4 lr in all).
+  lr, b2 = c.optimizer.g.learning_rate, c.optimizer.g.b2
+  assert c.optimizer.g.b1 == 0
+  most = 2 * lr * sum(np.sqrt((1 - b2**t) / (1 - b2)) for t in (1, 2))
   g_flat = [flax.traverse_util.flatten_dict(s.g_params) for s in (one, eight)]
   before_bn = [k for k in g_flat[0] if k[-1] == 'bias' and k[0].startswith('block')]
   assert len(before_bn) == 6
   for k in before_bn:
-    assert np.abs(g_flat[0].pop(k) - g_flat[1].pop(k)).max() <= 2 * 2e-4 * 2
+    assert np.abs(g_flat[0].pop(k) - g_flat[1].pop(k)).max() <= most * (1 + 1e-5)
   assert_adam_close((g_flat[0], one.d_params), (g_flat[1], eight.d_params), steps=2)
   # BN's running means take in those biases (differing by <= 2 lr a step) at weight 0.1.
   for a, b in zip(jax.tree.leaves(one.g_batch_stats), jax.tree.leaves(eight.g_batch_stats)):
@@ -173,7 +180,7 @@ def _g_grads(exp, state, z, labels, real):
         jnp.concatenate([fake, real]), jnp.concatenate([labels, labels]), train=True,
         mutable=['batch_stats'])
     return -jnp.mean(out[:len(z)]) + jnp.mean(jax.nn.relu(1.0 - out[len(z):]))
-  return jax.value_and_grad(loss)(state.g_params)
+  return jax.jit(jax.value_and_grad(loss))(state.g_params)
 
 
 @pytest.mark.parametrize('model', ['resnet'])
@@ -202,12 +209,10 @@ def test_bf16_step_is_close_to_f32(model):
   assert np.linalg.norm(v16 - v32) < 0.35 * np.linalg.norm(v32)
   assert v16 @ v32 / np.linalg.norm(v16) / np.linalg.norm(v32) > 0.95
   assert not np.array_equal(v16, v32)   # bf16 did compute something different
-  fake16 = exp16.generator.apply({'params': s16.g_params, 'batch_stats': s16.g_batch_stats},
-                                 z, labels, train=False)
-  assert fake16.dtype == jnp.float32
-  jaxpr = str(jax.make_jaxpr(lambda p: exp16.generator.apply(
-      {'params': p, 'batch_stats': s16.g_batch_stats}, z, labels, train=False))(s16.g_params))
-  assert 'bf16' in jaxpr and 'conv_general_dilated' in jaxpr
+  jaxpr = jax.make_jaxpr(lambda p: exp16.generator.apply(
+      {'params': p, 'batch_stats': s16.g_batch_stats}, z, labels, train=False))(s16.g_params)
+  assert jaxpr.out_avals[0].dtype == jnp.float32
+  assert 'bf16' in str(jaxpr) and 'conv_general_dilated' in str(jaxpr)
 
 
 def tiny_biggan():
@@ -225,6 +230,7 @@ def tiny_biggan():
 def test_checkpoints_restore_across_compute_dtypes(tmp_path):
   """A bf16 run resumes in f32 and back: params and optimizer states are f32 in both."""
   c = tiny_resnet()
+  c.model.generator.spectral_norm = True   # test_resume's config: its f32 programs are cached
   c.num_steps = 4
   workdir = str(tmp_path / 'run')
   first = jax.device_get(train.train_and_evaluate(c, workdir))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import MNIST_DIR, REPO, finish, start
+from conftest import EIGHT_DEVICES, MNIST_DIR, REPO, finish, start
 
 TRAIN = ['-m', 'experiments.train', '--config=configs/mnist_mlp.py',
          f'--config.data.dir={MNIST_DIR}', '--config.data.split=test']
@@ -90,7 +90,7 @@ def _error_line(proc):
     (['--config.batch_size=100'], 'does not divide across 8 devices'),
 ])
 def test_bad_training_input_is_one_line(args, match, tmp_path):
-  proc = run(*TRAIN, f'--workdir={tmp_path}/w', *args, check=False)
+  proc = run(*TRAIN, f'--workdir={tmp_path}/w', *args, check=False, env=EIGHT_DEVICES)
   assert match in _error_line(proc)
   assert not os.path.exists(f'{tmp_path}/w/checkpoints')
 

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, REPO, finish, make_small_config, start
+from conftest import EIGHT_DEVICES, MNIST_DIR, REPO, finish, make_small_config, start
 from ganjax import train, workdir_lock
 from ganjax.checkpoint import Checkpointer
 
@@ -179,7 +179,8 @@ def test_kill9_at_random_moments_then_rerun_is_bit_identical(reference, runs, tm
 
   # Every program the runs compile goes to the session's XLA cache, not only the slow
   # ones: the reruns then compile nothing (same executables, a third less time).
-  env = {**os.environ, 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
+  # 8 devices, as the reference run in this process.
+  env = {**os.environ, **EIGHT_DEVICES, 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
 
   def launch():
     steps, saves = _entries(workdir)[0], _Saves(workdir)

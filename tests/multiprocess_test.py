@@ -29,7 +29,8 @@ def _free_port():
 
 
 def _launch(workdir, devices, extra=()):
-  env = {**os.environ, 'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
+  env = {**os.environ, 'XLA_FLAGS': (f"{os.environ.get('XLA_FLAGS', '')} "
+                                     f'--xla_force_host_platform_device_count={devices}')}
   return start([sys.executable, *ARGS, f'--workdir={workdir}', *extra], cwd=REPO, env=env,
                stdout=subprocess.DEVNULL)
 

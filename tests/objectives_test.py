@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import write_cifar_bins
+from conftest import assert_adam_close, write_cifar_bins
 from ganjax import run_config
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
@@ -86,7 +86,11 @@ def test_adaptive_p_at_zero_is_the_plain_step(small_config):
   plain, _ = _run(small_config, jax.devices()[:1], steps=1)
   small_config.augment.update(policy=ALL_OPS, adaptive=True, p=0.0)
   augmented, metrics = _run(small_config, jax.devices()[:1], steps=1)
-  assert _equal((plain.g_params, plain.d_params), (augmented.g_params, augmented.d_params))
+  # Equal up to float rounding: the two programs fuse differently (the augmentations'
+  # p = 0 selects stay in the graph), and Adam can turn a rounding difference in a
+  # near-zero gradient into a step of up to lr.
+  assert_adam_close((plain.g_params, plain.d_params),
+                    (augmented.g_params, augmented.d_params), steps=1)
   assert metrics['augment_p'][0] == 0.0 and 'ada_rt' in metrics
 
 
