@@ -87,6 +87,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.seed = 0
   c.batch_size = 128
   c.num_steps = 10_000
+  c.time_budget = 0.0           # > 0: minutes of training wall time (evals excluded) to stop at
   c.d_steps = 1                 # k D updates per G update
   c.d_batch = 'combined'        # combined: one D update on [real; fake]; separate: seed 003
   c.updates = 'alternating'     # D then G on fresh latents; simultaneous: seed 004, one pass

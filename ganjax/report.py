@@ -263,6 +263,7 @@ def write_run(workdir, options=Options(), devices=None):
     page['images'] = _attempt(notes, 'draw the sample images', _images, plots, workdir, out,
                               config, options, notes)
   page.update(run_info=_run_info(out, devices), time=data.training_time(prepared),
+              clocks=data.clocks(prepared),
               sessions=data.tensorboard_sessions(workdir), notes=notes, written=now())
   return _write_page(out, html.run_page(page))
 

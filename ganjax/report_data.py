@@ -53,8 +53,14 @@ def read_metrics(path):
           'cut_last': bool(rows) and rows[-1] is None}
 
 
+# train.py's clocks (training and evaluation seconds so far): a run's time, not a metric
+# of its step; they ride on training and eval rows alike.
+CLOCKS = ('train_seconds', 'eval_seconds')
+
+
 def _is_training(row):
-  return any(k != 'step' and k != 'steps_per_sec' and not k.startswith('eval/') for k in row)
+  return any(k not in ('step', 'steps_per_sec', *CLOCKS) and not k.startswith('eval/')
+             for k in row)
 
 
 def prepare_series(rows):
@@ -142,7 +148,7 @@ def curve_panels(prepared, floors=None, smoothing=0.8, loss_name=''):
     panels.append(_loss_panel(series, smoothing, loss_name))
   if any(n in series for n in D_OUTPUTS + D_PROBS):
     panels.append(_d_panel(series))
-  shown = {'steps_per_sec', *LOSSES, *D_OUTPUTS, *D_PROBS, *sum(GROUPS.values(), ())}
+  shown = {'steps_per_sec', *CLOCKS, *LOSSES, *D_OUTPUTS, *D_PROBS, *sum(GROUPS.values(), ())}
   groups = [(t, [n for n in names if n in series]) for t, names in GROUPS.items()]
   groups += [(n, [n]) for n in sorted(series) if n not in shown and not n.startswith('eval/')]
   panels += [_panel(title, GROUP_UNITS.get(title, 'value'),
@@ -193,6 +199,15 @@ def floors(best, evals):
   ns = [e.get('n') for e in with_floor]
   common = max(set(ns), key=ns.count)
   return dict(next(e['floor'] for e in with_floor if e.get('n') == common))
+
+
+def clocks(prepared):
+  """(training seconds, evaluation seconds) the run logged last, or None (runs logged
+  before train.py kept them)."""
+  series = prepared['series']
+  if 'train_seconds' not in series:
+    return None
+  return tuple(float(series[n][1][-1]) if n in series else 0.0 for n in CLOCKS)
 
 
 def training_time(prepared):

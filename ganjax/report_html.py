@@ -159,7 +159,11 @@ def _time_section(p):
            'them when it writes the report at its end)')]
   flat = p['config']
   rows.append(('steps', f'{_last_step(p["prepared"])} of {flat.get("num_steps", "?")}'))
-  if p.get('time') is not None:
+  if p.get('clocks'):
+    rows.append(('training time', f'{_duration(p["clocks"][0])} measured (wall time, '
+                 f'start-up and compilation included), plus {_duration(p["clocks"][1])} of '
+                 'evaluation'))
+  elif p.get('time') is not None:
     rows.append(('training time (estimate)', f'≈ {_duration(p["time"])}, from the logged '
                  'steps/s (each session\'s first interval, compilation included, at the '
                  'median rate)'))
@@ -222,7 +226,10 @@ def _overview(p):
   restarts = prepared['restarts']
   rows.append(('resumes', f'{len(restarts)} (first steps logged after: '
                           f'{", ".join(map(str, restarts))})' if restarts else 'none seen'))
-  if p.get('time') is not None:
+  if p.get('clocks'):
+    rows.append(('training time', f'{_duration(p["clocks"][0])} (+ '
+                                  f'{_duration(p["clocks"][1])} evaluation)'))
+  elif p.get('time') is not None:
     rows.append(('training time', f'≈ {_duration(p["time"])} (estimate from steps/s)'))
   images = p.get('images') or {}
   thumb = (f'<img src="{href(images["latest"][0])}" alt="latest grid" width=200 '

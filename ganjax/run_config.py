@@ -36,8 +36,8 @@ CHOICES = {
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
-            'data.sampling': 'epochs', 'report': True, 'optimizer.g.name': 'adam',
-            'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
+            'data.sampling': 'epochs', 'report': True, 'time_budget': 0.0,
+            'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
             'optimizer.g.decay_steps': 0, 'optimizer.d.warmup_steps': 0,
             'optimizer.d.decay_steps': 0,
             'model.generator.spectral_norm': False, 'model.conditional': False,
@@ -56,7 +56,7 @@ RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_ever
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
                'data.source', 'conv_impl', 'unroll_steps', 'eval_every', 'eval_samples',
                'eval.features', 'eval.classifier', 'eval.inception_weights', 'eval.best_metric',
-               'report', 'model.dtype'}
+               'report', 'model.dtype', 'time_budget'}
 
 
 def flatten(config, prefix=''):
@@ -86,6 +86,9 @@ def validate(config):
   for name in ('eval_every', 'eval_samples'):
     if not isinstance(flat[name], int) or flat[name] < 0:
       raise GanjaxError(f'--config.{name} must be an integer >= 0, got {flat[name]!r}')
+  if not _number(flat['time_budget']) or not flat['time_budget'] >= 0:
+    raise GanjaxError(f'--config.time_budget is minutes of training time: it must be a '
+                      f'number >= 0 (0: off), got {flat["time_budget"]!r}')
   if flat['updates'] == 'simultaneous' and (flat['d_steps'] != 1 or flat['d_batch'] != 'combined'):
     raise GanjaxError("--config.updates='simultaneous' makes one D update per step (seed 004); "
                       "d_steps>1 or d_batch='separate' need --config.updates=alternating")

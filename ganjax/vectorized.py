@@ -61,6 +61,9 @@ def _check_group(configs):
   if configs[0].parallel != 'jit':
     raise GanjaxError("--vectorize needs --config.parallel=jit (vmap inside one global "
                       "program); use a sequential sweep for pmap")
+  if configs[0].get('time_budget', 0.0):
+    raise GanjaxError('--vectorize trains to num_steps and keeps no training clock: run a '
+                      'sweep with --config.time_budget without --vectorize')
   if configs[0].data.name == input_pipeline.FOLDER:
     raise GanjaxError('--vectorize keeps the dataset on the devices; image folders stream: '
                       'run this sweep without --vectorize')

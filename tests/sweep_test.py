@@ -151,3 +151,6 @@ def test_vectorize_refuses_mixed_points(small_config, tmp_path):
   other = sweep.apply(small_config, {'d_steps': 2}, 1)
   with pytest.raises(GanjaxError, match='one grid point'):
     vectorized.train_seeds([small_config, other], [str(tmp_path / 'a'), str(tmp_path / 'b')])
+  small_config.time_budget = 5.0
+  with pytest.raises(GanjaxError, match='time_budget'):
+    vectorized.train_seeds([small_config], [str(tmp_path / 'c')])

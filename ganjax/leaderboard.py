@@ -1,0 +1,228 @@
+"""Time to quality: each run's evaluations against its training wall time, and a
+leaderboard of recipes x seeds (time and steps to quality thresholds, best quality
+within a time budget).
+
+Pure functions of metrics.jsonl rows and best.json floors, no JAX: the numbers in a
+leaderboard can be checked by hand against the files. Time is `train_seconds` (training
+wall time, evaluations excluded: train.py's clock), so evaluating more often does not
+make a recipe look slower.
+"""
+
+import json
+import math
+import operator
+import os
+
+import numpy as np
+
+from ganjax import report_data
+from ganjax.errors import GanjaxError
+
+# Mirrors evaluation.LOWER_IS_BETTER (evaluation imports JAX): a metric named by one of
+# these, or ending in _<one of these>, is better lower; the rest higher.
+LOWER_IS_BETTER = ('fid', 'kid', 'class_kl')
+OPS = {'<=': operator.le, '<': operator.lt, '>=': operator.ge, '>': operator.gt}
+BEST_METRICS = ('domain_fid', 'class_coverage', 'class_kl', 'label_accuracy')
+
+
+def lower_is_better(metric):
+  """Whether smaller values of `metric` are better (FID, KID, class KL)."""
+  return any(metric == name or metric.endswith('_' + name) for name in LOWER_IS_BETTER)
+
+
+def eval_history(rows):
+  """metrics.jsonl rows -> [{'step', 'train_seconds', 'eval_seconds', metric: value}], one
+  per evaluated step in step order ('eval/' stripped from the names). A step evaluated
+  twice (a resumed run redoing steps a killed one had logged) keeps its last row; times
+  missing from an eval row come from the last row at that step that has them."""
+  by_step, times = {}, {}
+  for row in rows:
+    step = row['step']
+    if 'train_seconds' in row:
+      times[step] = {k: row[k] for k in ('train_seconds', 'eval_seconds') if k in row}
+    scores = {k[len('eval/'):]: v for k, v in row.items() if k.startswith('eval/')}
+    if scores:
+      by_step[step] = {'step': step, 'train_seconds': None, 'eval_seconds': None,
+                       **times.get(step, {}), **scores}
+  return [by_step[s] for s in sorted(by_step)]
+
+
+def fid_conditions(factor, conditional, fid='domain_fid'):
+  """A threshold set: fid <= factor x the run's floor, every class covered, class KL
+  <= 0.02 and, for conditional models, label accuracy >= 0.98."""
+  out = [(fid, '<=', ('floor', factor)), ('class_coverage', '>=', 1.0),
+         ('class_kl', '<=', 0.02)]
+  return out + ([('label_accuracy', '>=', 0.98)] if conditional else [])
+
+
+def describe(conditions):
+  """[('domain_fid', '<=', ('floor', 3.0)), ...] -> 'domain_fid <= 3x floor, ...'."""
+  def limit(value):
+    return f'{value[1]:g}x floor' if isinstance(value, (tuple, list)) else f'{value:g}'
+  return ', '.join(f'{m} {op} {limit(v)}' for m, op, v in conditions)
+
+
+def resolve(conditions, floor):
+  """Conditions with ('floor', k) limits replaced by k x floor[metric]."""
+  out = []
+  for metric, op, value in conditions:
+    if op not in OPS:
+      raise GanjaxError(f'threshold {metric} {op} {value}: the op must be one of {list(OPS)}')
+    if isinstance(value, (tuple, list)):
+      if not floor or metric not in floor:
+        raise GanjaxError(f'threshold {metric} {op} {value[1]:g}x floor needs the run\'s '
+                          f'floor of {metric} (best.json "floor"): train with eval_every > 0')
+      value = value[1] * floor[metric]
+    out.append((metric, op, value))
+  return out
+
+
+def first_crossing(history, conditions, floor=None):
+  """(train_seconds, step) of the first eval where all conditions hold, or None. An eval
+  missing a condition's metric does not hold it."""
+  limits = resolve(conditions, floor)
+  for entry in history:
+    if all(m in entry and OPS[op](entry[m], v) for m, op, v in limits):
+      return entry['train_seconds'], entry['step']
+  return None
+
+
+def best_within(history, metric, budget_seconds, stop_step=None):
+  """{'value', 'step', 'train_seconds'} of the best `metric` among the evals with
+  train_seconds <= budget_seconds (the earliest of ties), or None if there is none. The
+  eval at stop_step counts too: a run that config.time_budget stopped ends with an eval
+  a chunk past the budget, of the state its user gets."""
+  best = None
+  for entry in history:
+    value = entry.get(metric)
+    late = entry['train_seconds'] is None or entry['train_seconds'] > budget_seconds
+    if value is None or math.isnan(value) or (late and entry['step'] != stop_step):
+      continue
+    if best is None or (value < best['value'] if lower_is_better(metric)
+                        else value > best['value']):
+      best = {'value': value, 'step': entry['step'], 'train_seconds': entry['train_seconds']}
+  return best
+
+
+def aggregate(values):
+  """[value or None (not reached)] over seeds -> {'mean', 'std', 'reached', 'n'}: mean and
+  sample std (ddof=1; 0 for one value; None for none) of the reached values."""
+  got = np.asarray([v for v in values if v is not None], np.float64)
+  return {'mean': float(got.mean()) if len(got) else None,
+          'std': float(got.std(ddof=1)) if len(got) > 1 else (0.0 if len(got) else None),
+          'reached': len(got), 'n': len(values)}
+
+
+def _read_json(path):
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return {}
+
+
+def read_run(workdir):
+  """{'rows': metrics.jsonl rows (cut lines skipped), 'floor': best.json's floor or {},
+  'time_budget': config.json's time_budget in seconds (0: none)}."""
+  rows = report_data.read_metrics(os.path.join(workdir, 'metrics.jsonl'))['rows']
+  floor = _read_json(os.path.join(workdir, 'best.json')).get('floor') or {}
+  budget = _read_json(os.path.join(workdir, 'config.json')).get('time_budget') or 0.0
+  return {'rows': rows, 'floor': floor, 'time_budget': 60.0 * float(budget)}
+
+
+def _budget_stop(history, time_budget_seconds):
+  """The step of the run's last eval if the run's own time budget stopped it there, else
+  None."""
+  last = history[-1] if history else None
+  if not time_budget_seconds or last is None or last['train_seconds'] is None:
+    return None
+  return last['step'] if last['train_seconds'] >= time_budget_seconds else None
+
+
+def _total(rows, name):
+  """The last logged value of a cumulative time, or None."""
+  values = [r[name] for r in rows if name in r]
+  return values[-1] if values else None
+
+
+def recipe_row(recipe, runs, budget_seconds, factors=(3.0, 2.0)):
+  """One leaderboard row from a recipe's runs ([read_run(...)], one per seed): per
+  threshold set fid <= k x floor (k in factors) the aggregate time and steps to it, the
+  aggregate best of BEST_METRICS within the budget, total train and eval seconds."""
+  histories = [eval_history(r['rows']) for r in runs]
+  conditional = any('label_accuracy' in e for h in histories for e in h)
+  row = {'recipe': recipe, 'n': len(runs), 'conditional': conditional, 'thresholds': {},
+         'best': {}}
+  for k in factors:
+    conditions = fid_conditions(k, conditional)
+    hits = [first_crossing(h, conditions, r['floor']) if r['floor'] else None
+            for h, r in zip(histories, runs)]
+    row['thresholds'][f'fid<={k:g}x floor'] = {
+        'conditions': describe(conditions),
+        'seconds': aggregate([h and h[0] for h in hits]),
+        'steps': aggregate([h and h[1] for h in hits])}
+  stops = [_budget_stop(h, r.get('time_budget', 0.0)) for h, r in zip(histories, runs)]
+  for metric in BEST_METRICS:
+    best = [best_within(h, metric, budget_seconds, stop) for h, stop in zip(histories, stops)]
+    if any(best):
+      row['best'][metric] = aggregate([b and b['value'] for b in best])
+  for name in ('train_seconds', 'eval_seconds'):
+    row[name] = aggregate([_total(r['rows'], name) for r in runs])
+  return row
+
+
+def _pm(agg, fmt='{:.3g}'):
+  """'mean ± std' ('mean' for one value), or '-' for none."""
+  if agg['mean'] is None:
+    return '-'
+  text = fmt.format(agg['mean'])
+  return text + (f' ± {fmt.format(agg["std"])}' if agg['reached'] > 1 else '')
+
+
+def _reached(agg, fmt='{:.0f}'):
+  """'mean ± std (k/n)', or 'not reached (0/n)'."""
+  shown = _pm(agg, fmt) if agg['reached'] else 'not reached'
+  return f'{shown} ({agg["reached"]}/{agg["n"]})'
+
+
+def markdown(rows, budget_seconds):
+  """A markdown table of recipe_row()s: time (s) and steps to each threshold set (mean ±
+  sample std over the seeds that reached it, k/n reached), best metrics within the
+  budget, total train and eval seconds."""
+  sets = list(dict.fromkeys(s for r in rows for s in r['thresholds']))
+  metrics = [m for m in BEST_METRICS if any(m in r['best'] for r in rows)]
+  head = (['recipe', 'seeds'] + [f'{c} {s}' for s in sets for c in ('s to', 'steps to')]
+          + [f'best {m} in {budget_seconds:.0f} s' for m in metrics]
+          + ['train s', 'eval s'])
+  lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for r in rows:
+    cells = [r['recipe'], str(r['n'])]
+    for s in sets:
+      hit = r['thresholds'].get(s)
+      cells += [_reached(hit['seconds']), _reached(hit['steps'])] if hit else ['-', '-']
+    cells += [_pm(r['best'][m], '{:.4g}') if m in r['best'] else '-' for m in metrics]
+    cells += [_pm(r['train_seconds'], '{:.0f}'), _pm(r['eval_seconds'], '{:.0f}')]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  notes = []
+  for s in sets:
+    users = {}   # conditional recipes add a condition: list who uses which set
+    for r in (r for r in rows if s in r['thresholds']):
+      users.setdefault(r['thresholds'][s]['conditions'], []).append(r['recipe'])
+    notes += [f'- {s}: {c} ({", ".join(names)})' for c, names in users.items()]
+  return ('Time is training wall time (evaluations excluded). Mean ± sample std (ddof=1) '
+          'over seeds; times to a threshold over the seeds that reached it (k/n).\n\n'
+          + '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n')
+
+
+def mean_curve(histories, metric):
+  """(train_seconds [S], values [S]) per evaluated step: both means over the seeds that
+  evaluated that step and have `metric` (steps evaluated by every seed alike)."""
+  steps = sorted({e['step'] for h in histories for e in h if e.get(metric) is not None})
+  xs, ys = [], []
+  for step in steps:
+    hits = [e for h in histories for e in h
+            if e['step'] == step and e.get(metric) is not None and e['train_seconds'] is not None]
+    if hits:
+      xs.append(np.mean([e['train_seconds'] for e in hits]))
+      ys.append(np.mean([e[metric] for e in hits]))
+  return np.asarray(xs), np.asarray(ys)

@@ -1,0 +1,123 @@
+"""The training clock (train_seconds / eval_seconds in metrics.jsonl) and time_budget."""
+
+import glob
+import json
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from ganjax import hooks, report_data, run_config, train
+from ganjax.errors import GanjaxError
+
+EVAL_SLEEP, SETUP_SLEEP = 1.5, 0.5
+
+
+def _rows(workdir):
+  """metrics.jsonl's rows; a line cut mid-write yields the row that continues it."""
+  return report_data.read_metrics(os.path.join(workdir, 'metrics.jsonl'))['rows']
+
+
+def _steps(workdir):
+  return sorted(int(os.path.basename(p)) for p in glob.glob(f'{workdir}/checkpoints/[0-9]*'))
+
+
+def _assert_identical(a, b):
+  for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b)),
+                  strict=True):
+    np.testing.assert_array_equal(x, y)
+
+
+class _SlowEvaluator:
+  """hooks.Evaluator's interface: sleeps (set-up and each call), writes one eval row."""
+
+  def __init__(self, exp, dataset, workdir, is_main):
+    del exp, dataset, workdir, is_main
+    time.sleep(SETUP_SLEEP)
+
+  def __call__(self, run_state, step, writer):
+    del run_state
+    time.sleep(EVAL_SLEEP)
+    writer.write(step, {'eval/domain_fid': 100.0 / step})
+
+  def close(self):
+    pass
+
+
+def test_times_are_logged_and_continue_after_resume(small_config, tmp_path):
+  workdir = str(tmp_path)
+  small_config.report = False
+  train.train_and_evaluate(small_config, workdir)
+  rows = _rows(workdir)
+  assert [r['step'] for r in rows] == [4, 8]
+  assert 0 < rows[0]['train_seconds'] < rows[1]['train_seconds']
+  assert [r['eval_seconds'] for r in rows] == [0.0, 0.0]   # eval is off
+  # As if the run before had trained for 1000 s, then a process logged step 12 after the
+  # checkpoint at 8 and was killed mid-write: the resume continues from step 8's row.
+  rows[1].update(train_seconds=1000.0, eval_seconds=50.0)
+  with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+    f.write(''.join(json.dumps(r) + '\n' for r in rows))
+    f.write(json.dumps({'step': 12, 'd_loss': 1.0, 'train_seconds': 5000.0}) + '\n')
+    f.write('{"step": 12, "d_lo')
+  small_config.num_steps = 16
+  t = time.perf_counter()
+  train.train_and_evaluate(small_config, workdir)
+  wall = time.perf_counter() - t
+  new = _rows(workdir)[3:]
+  assert [r['step'] for r in new] == [12, 16]
+  assert 1000 < new[0]['train_seconds'] < new[1]['train_seconds'] < 1000 + wall
+  assert [r['eval_seconds'] for r in new] == [50.0, 50.0]
+
+
+def test_eval_time_is_not_training_time(small_config, tmp_path, monkeypatch):
+  monkeypatch.setattr(hooks, 'Evaluator', _SlowEvaluator)
+  small_config.eval_every, small_config.report = 4, False
+  train.train_and_evaluate(small_config, str(tmp_path))
+  rows = _rows(str(tmp_path))
+  train_rows = [r for r in rows if 'd_loss' in r]
+  eval_rows = [r for r in rows if 'eval/domain_fid' in r]
+  assert [r['step'] for r in train_rows] == [r['step'] for r in eval_rows] == [4, 8]
+  assert all({'train_seconds', 'eval_seconds'} <= set(r) for r in rows)
+  assert train_rows[0]['eval_seconds'] >= SETUP_SLEEP   # the evaluator's set-up
+  for tr, ev in zip(train_rows, eval_rows):   # across one evaluation
+    assert ev['eval_seconds'] - tr['eval_seconds'] >= EVAL_SLEEP
+    assert ev['train_seconds'] - tr['train_seconds'] < 0.2
+  # Training from step 4 to 8 spans the first evaluation's sleep, yet counts none of it.
+  assert train_rows[1]['train_seconds'] - train_rows[0]['train_seconds'] < EVAL_SLEEP - 0.5
+  assert eval_rows[1]['eval_seconds'] >= SETUP_SLEEP + 2 * EVAL_SLEEP
+
+
+def test_time_budget_stops_like_num_steps_and_reruns_do_nothing(small_config, tmp_path,
+                                                                caplog):
+  caplog.set_level(logging.INFO)
+  small_config.report = False
+  full = train.train_and_evaluate(small_config, str(tmp_path / 'full'))
+  workdir = str(tmp_path / 'budget')
+  small_config.report, small_config.time_budget = True, 1e-9   # spent within the 1st chunk
+  state = train.train_and_evaluate(small_config, workdir)
+  assert int(state.step) == 4 and _steps(workdir) == [4]
+  assert os.listdir(os.path.join(workdir, 'samples')) == ['step_4.png']
+  assert os.path.exists(os.path.join(workdir, 'report', 'index.html'))
+  assert 'time budget of 1e-09 min reached at step 4' in caplog.text
+  before = open(os.path.join(workdir, 'metrics.jsonl')).read()
+  assert [r['step'] for r in _rows(workdir)] == [4]
+  small_config.report = False
+  for num_steps in (8, 100):   # a rerun, and more steps without more time: nothing to do
+    small_config.num_steps = num_steps
+    caplog.clear()
+    assert int(train.train_and_evaluate(small_config, workdir).step) == 4
+    assert 'time budget of 1e-09 min already spent at step 4' in caplog.text
+  assert open(os.path.join(workdir, 'metrics.jsonl')).read() == before
+  assert _steps(workdir) == [4]
+  small_config.num_steps, small_config.time_budget = 8, 1e6   # more time: trains on
+  _assert_identical(full, train.train_and_evaluate(small_config, workdir))
+  assert _steps(workdir) == [4, 8]
+
+
+def test_negative_time_budget_is_refused(small_config):
+  small_config.time_budget = -1.0
+  with pytest.raises(GanjaxError, match=r'time_budget .* >= 0 \(0: off\), got -1.0'):
+    run_config.validate(small_config)
