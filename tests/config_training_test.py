@@ -47,7 +47,7 @@ def real_batch(exp, dataset):
 # take minutes a step here).
 SAME_CODE = ('fashion_mnist_dcgan', 'fashion_mnist_cgan', 'cifar10_wgan_gp', 'cifar10_lsgan',
              'cifar10_sngan', 'cifar10_sngan_cond', 'cifar10_biggan', 'folder_sngan64',
-             'folder_biggan128', 'fashion_mnist_resnet')
+             'folder_biggan128', 'fashion_mnist_resnet', 'fashion_mnist', 'fashion_mnist_cond')
 
 
 @pytest.mark.parametrize('name', [n for n in ALL_CONFIGS if n not in SAME_CODE])
