@@ -1,13 +1,16 @@
-r"""The DCGAN configs (seeds 004, 001, 003) and the modern objectives on cifar10's DCGAN
-(WGAN-GP: a gradient of a gradient; hinge + spectral norm): ganjax's training chunk vs
-plain PyTorch (and TF for seed 004).
+r"""The DCGAN configs (seeds 004, 001, 003; seed 004's conditional GAN, mnist_cgan) and the
+modern objectives on cifar10's DCGAN (WGAN-GP: a gradient of a gradient; hinge + spectral
+norm): ganjax's training chunk vs plain PyTorch (and TF for seed 004's unconditional DCGAN).
+mnist_cgan's label planes (Embedding(10, 50) -> Dense) join G's 7x7 map and D's input.
 
 python -m benchmarks.dcgan --steps=20 --ops --json=runs/bench_dcgan.json
 
 Each contender runs in its own subprocess (`--only=NAME`, one model), so peak RSS is its
-own. Data are random uint8 images of each config's shape: no dataset files are needed.
+own. Data are random uint8 images of each config's shape (and int labels for a conditional
+model; fakes get random labels): no dataset files are needed.
 images/s = batch x steps/s. GFLOP/s uses, for both rows of a model, the FLOPs per step
-XLA's cost analysis reports for ganjax's train step (one step, jitted alone). --ops times
+XLA's cost analysis reports for ganjax's train step (one step, jitted alone). The run exits
+1 if the two sides' G or D parameter counts differ: they must be the same nets. --ops times
 each conv / transposed conv layer alone at the shapes the G update runs it (batch = B).
 --rounds=N runs the contenders in turn N times and keeps each one's best run: on a shared
 machine whose speed drifts by 20% within minutes, one run each can flip a ratio.
@@ -25,14 +28,15 @@ import timeit
 
 import numpy as np
 
-from benchmarks.harness import (child, num_cores, run_ceiling, spawn, step_flops,  # noqa
+from benchmarks.harness import (child, num_cores, run_ceiling, spawn, step_flops,  # noqa: F401
                                 timed_steps)  # run_ceiling: --only=ceiling
 
 
 # --models name -> (config module, data.image_size to set; 0: the config's own).
 MODELS = {'mnist_dcgan': ('mnist_dcgan', 0), 'cifar10_dcgan': ('cifar10_dcgan', 0),
           'folder_dcgan64': ('folder_dcgan64', 64), 'folder_dcgan256': ('folder_dcgan', 256),
-          'cifar10_wgan_gp': ('cifar10_wgan_gp', 0), 'cifar10_hinge_sn': ('cifar10_hinge_sn', 0)}
+          'cifar10_wgan_gp': ('cifar10_wgan_gp', 0), 'cifar10_hinge_sn': ('cifar10_hinge_sn', 0),
+          'mnist_cgan': ('mnist_cgan', 0)}
 CONTENDERS = ('ceiling', 'ganjax', 'torch', 'tf', 'ops')
 DATA_BATCHES = 4   # random images resident: 4 x batch
 OP_COLS = ('jax_fwd_ms', 'jax_grad_ms', 'jax_scan_grad_ms', 'ganjax_fwd_ms', 'ganjax_grad_ms',
@@ -103,10 +107,35 @@ def conv_pad(k, s, padding):
   return 0 if padding == 'VALID' else 'same' if s == 1 else (k - 1) // 2
 
 
-def torch_models(config, image_shape):
-  """(G, D) in torch with the layers, widths and parameter counts of config.model."""
+def label_plane(num_classes, embed_dim, side):
+  """ganjax's LabelMap in torch: labels [B] -> Embedding -> Linear side^2 -> [B, 1, side, side]."""
+  from torch import nn
+  return nn.Sequential(nn.Embedding(num_classes, embed_dim), nn.Linear(embed_dim, side * side),
+                       nn.Unflatten(1, (1, side, side)))
+
+
+def joined(head, plane, body):
+  """A torch module (x, labels) -> body([head(x); plane(labels)] on channels)."""
+  import torch
+  from torch import nn
+
+  class Joined(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.head, self.plane, self.body = head, plane, body
+
+    def forward(self, x, labels):
+      return self.body(torch.cat([self.head(x), self.plane(labels)], 1))
+  return Joined()
+
+
+def torch_models(config, image_shape, num_classes=0):
+  """(G, D) in torch with the layers, widths and parameter counts of config.model; a
+  conditional model's (num_classes > 0) are G(z, labels) and D(x, labels)."""
   from torch import nn
   m, (size, _, c), latent = config.model, image_shape, config.model.latent_dim
+  if num_classes and m.name != 'cgan28':
+    raise ValueError(f'no conditional torch version of model.name={m.name!r}')
   gm, dm = m.generator, m.discriminator
 
   def up(cin, cout, k, s, bias=True):
@@ -152,9 +181,22 @@ def torch_models(config, image_shape):
       g += [up(cin, feat, 4, 2), keras_bn(feat), nn.ReLU()]
     g += [nn.Conv2d(widths[-1], c, 8, padding='same'), nn.Tanh()]
     d = strided_d(dm.kernels)
+  elif m.name == 'cgan28':
+    if not num_classes:
+      raise ValueError('model.name=cgan28 is conditional: torch_models needs num_classes')
+    f, h, lrelu = gm.features, size // 4, lambda: nn.LeakyReLU(gm.negative_slope)
+    g = joined(nn.Sequential(nn.Linear(latent, f * h * h), lrelu(), to_map(f, h)),
+               label_plane(num_classes, gm.embed_dim, h),
+               nn.Sequential(up(f + 1, f, 4, 2), lrelu(), up(f, f, 4, 2), lrelu(),
+                             nn.Conv2d(f, c, 7, padding='same'), nn.Tanh()))
+    f, lrelu, pad = dm.features, lambda: nn.LeakyReLU(dm.negative_slope), conv_pad(3, 2, 'SAME')
+    d = joined(nn.Identity(), label_plane(num_classes, dm.embed_dim, size),
+               nn.Sequential(nn.Conv2d(c + 1, f, 3, 2, pad), lrelu(), nn.Conv2d(f, f, 3, 2, pad),
+                             lrelu(), nn.Flatten(), nn.Dropout(dm.dropout),
+                             nn.Linear(f * h * h, 1)))
   else:
     raise ValueError(f'no torch version of model.name={m.name!r}')
-  nets = nn.Sequential(*g), nn.Sequential(*d)
+  nets = tuple(n if isinstance(n, nn.Module) else nn.Sequential(*n) for n in (g, d))
   for net, cfg in zip(nets, (gm, dm)):   # torch's SN: a power iteration per training forward
     if cfg.get('spectral_norm', False):
       for layer in list(net.modules()):
@@ -198,19 +240,24 @@ def run_torch(args):
   """The same models in a plain PyTorch loop: k D updates on [real; fake.detach()] (or
   seed 003's real-half then fake-half updates), then a G update; or, for
   updates='simultaneous', seed 004's step (both gradients from one forward pass). The
-  config's loss, gradient penalty / R1 and spectral norm (torch's parametrization)."""
+  config's loss, gradient penalty / R1 and spectral norm (torch's parametrization). A
+  conditional model's reals come with their resident labels, its fakes with random ones."""
   import torch
   from ganjax import input_pipeline
   torch.set_num_threads(num_cores())
   torch.manual_seed(0)
   config = load_config(args.models[0], args)
-  h, w, c = input_pipeline.describe(config.data).image_shape
-  G, D = torch_models(config, (h, w, c))
+  info = input_pipeline.describe(config.data)
+  (h, w, c), classes = info.image_shape, info.num_classes * bool(config.model.get('conditional'))
+  G, D = torch_models(config, (h, w, c), classes)
   adam = lambda net, o: torch.optim.Adam(net.parameters(), lr=o.learning_rate, betas=(o.b1, o.b2))
   opt_g, opt_d = adam(G, config.optimizer.g), adam(D, config.optimizer.d)
   batch, latent, separate = config.batch_size, config.model.latent_dim, config.d_batch == 'separate'
   rb, n, bce = batch // 2 if separate else batch, DATA_BATCHES * batch, torch.nn.BCEWithLogitsLoss()
   images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8)
+  labels = torch.randint(0, max(classes, 1), (n,))
+  gen = lambda z, cls: G(z) if cls is None else G(z, cls)
+  disc = lambda x, cls: D(x) if cls is None else D(x, cls)
   y_real, y_fake = torch.full((rb, 1), config.loss.real_label), torch.zeros(rb, 1)
   y_g = torch.ones(batch, 1)
   d_loss, g_loss, penalty = torch_objective(config)
@@ -220,10 +267,19 @@ def run_torch(args):
     loss.backward()
     opt.step()
 
+  def reals(b):
+    """b real images in [-1, 1] and their labels (None unless conditional)."""
+    idx = torch.randint(0, n, (b,))
+    return images[idx].float() / 127.5 - 1.0, labels[idx] if classes else None
+
+  def fakes(b):
+    """b fakes of G (with a graph to G's params) and the random labels they were made for."""
+    cls = torch.randint(0, classes, (b,)) if classes else None
+    return gen(torch.randn(b, latent), cls), cls
+
   def simultaneous_step():
-    real = images[torch.randint(0, n, (rb,))].float() / 127.5 - 1.0
-    fake = G(torch.randn(rb, latent))
-    r, f = D(real), D(fake)
+    (real, cls_r), (fake, cls_f) = reals(rb), fakes(rb)
+    r, f = disc(real, cls_r), disc(fake, cls_f)
     d_loss, g_loss = bce(r, y_real) + bce(f, y_fake), bce(f, y_g)
     g_grads = torch.autograd.grad(g_loss, list(G.parameters()), retain_graph=True)
     d_grads = torch.autograd.grad(d_loss, list(D.parameters()))
@@ -237,15 +293,16 @@ def run_torch(args):
     if config.get('updates', 'alternating') == 'simultaneous':
       return simultaneous_step()
     for _ in range(config.d_steps):
-      real = images[torch.randint(0, n, (rb,))].float() / 127.5 - 1.0
-      fake = G(torch.randn(rb, latent))
+      (real, cls_r), (fake, cls_f) = reals(rb), fakes(rb)
       if separate:
-        update(opt_d, bce(D(real), y_real))
-        update(opt_d, bce(D(fake.detach()), y_fake))
+        update(opt_d, bce(disc(real, cls_r), y_real))
+        update(opt_d, bce(disc(fake.detach(), cls_f), y_fake))
       else:
-        out = D(torch.cat([real, fake.detach()]))
-        update(opt_d, d_loss(out[:rb], out[rb:]) + penalty(D, real, fake.detach()))
-    update(opt_g, g_loss(D(G(torch.randn(batch, latent)))))
+        both = None if cls_r is None else torch.cat([cls_r, cls_f])
+        out = disc(torch.cat([real, fake.detach()]), both)
+        critic = lambda x, cls=cls_r: disc(x, cls)   # ganjax's penalties score reals' labels
+        update(opt_d, d_loss(out[:rb], out[rb:]) + penalty(critic, real, fake.detach()))
+    update(opt_g, g_loss(disc(*fakes(batch))))
 
   for _ in range(max(1, args.warmup)):
     step()
@@ -256,14 +313,15 @@ def run_torch(args):
 
 
 def run_tf(args):
-  """Seed 004's own TF/Keras code (its Listings 1-7) in a tf.function: mnist_dcgan only."""
-  import os
+  """Seed 004's own TF/Keras code (its Listings 1-7) in a tf.function: mnist_dcgan only
+  (other models, mnist_cgan among them, return {'skipped': why})."""
+  config = load_config(args.models[0], args)
+  if config.model.name != 'dcgan28' or config.model.get('conditional'):
+    return {'skipped': f'no TF version of {args.models[0]} (model.name={config.model.name!r})'}
+  import os   # after the check: importing TF alone takes seconds and hundreds of MiB
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   import tensorflow as tf
   from tensorflow.keras import layers
-  config = load_config(args.models[0], args)
-  if config.model.name != 'dcgan28':
-    return {'skipped': f'no TF version of model.name={config.model.name!r}'}
   tf.random.set_seed(0)
   batch, latent, (size, _, c) = config.batch_size, config.model.latent_dim, (28, 28, 1)
   G = tf.keras.Sequential([
@@ -327,10 +385,11 @@ def conv_layers(exp):
                     'shape_in': a[0].shape, 'shape_out': out.shape})
     return out
 
+  labels = jnp.zeros(b, jnp.int32) if exp.num_classes else None
   with nn.intercept_methods(spy):
     for net, module, x in (('G', exp.generator, (b, exp.config.model.latent_dim)),
                            ('D', exp.discriminator, (b, *exp.image_shape))):
-      jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros(x), None, train=False))
+      jax.eval_shape(lambda: module.init(jax.random.key(0), jnp.zeros(x), labels, train=False))
   return found
 
 
@@ -475,6 +534,8 @@ def main():
                  + ('match' if same else 'MISMATCH'))
   print('\n'.join(notes) + '\nimages/s = batch x steps/s; GFLOP/s = steps/s x XLA\'s FLOPs per '
         'ganjax step; RSS = peak of each contender\'s own process')
+  if any(n.endswith('MISMATCH') for n in notes):   # not the same nets: the ratios mean nothing
+    sys.exit('error: torch and ganjax parameter counts differ (see MISMATCH above)')
   if args.ops:
     head = (f'{"layer":35s}{"op":>14s}{"in -> out (NHWC)":>31s}{"k/s":>6s}{"GFLOP":>7s}'
             + ''.join(f'{c:>9s}' for c in ('lax fwd', 'lax f+g', 'in scan', 'gjx fwd', 'gjx f+g',

@@ -34,12 +34,14 @@ def run_ceiling(args):
 
 
 def step_flops(exp):
-  """XLA's cost-analysis FLOPs of one ganjax train step of Experiment `exp` (jitted alone)."""
+  """XLA's cost-analysis FLOPs of one ganjax train step of Experiment `exp` (jitted alone),
+  with int labels [k, B] for a conditional model."""
   import jax
   import jax.numpy as jnp
-  x = jax.ShapeDtypeStruct((exp.batches_per_step, exp.real_batch, *exp.image_shape),
-                           jnp.float32)
-  compiled = jax.jit(exp.step_fns().train_step).lower(exp.init_state(), x, None).compile()
+  k, b = exp.batches_per_step, exp.real_batch
+  x = jax.ShapeDtypeStruct((k, b, *exp.image_shape), jnp.float32)
+  labels = jax.ShapeDtypeStruct((k, b), jnp.int32) if exp.num_classes else None
+  compiled = jax.jit(exp.step_fns().train_step).lower(exp.init_state(), x, labels).compile()
   cost = compiled.cost_analysis()
   return float((cost[0] if isinstance(cost, (list, tuple)) else cost)['flops'])
 

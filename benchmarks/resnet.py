@@ -30,8 +30,8 @@ import sys
 import time
 
 from benchmarks import dcgan
-from benchmarks.harness import (child, num_cores, run_ceiling, spawn,  # noqa: F401
-                                step_flops as unconditional_flops, timed_steps)
+from benchmarks.harness import (child, num_cores, run_ceiling, spawn, step_flops,  # noqa: F401
+                                timed_steps)
 
 # --models name -> (config module, data.image_size to set; 0: the config's own).
 MODELS = {'cifar10_sngan': ('cifar10_sngan', 0), 'cifar10_sngan_cond': ('cifar10_sngan_cond', 0),
@@ -46,20 +46,6 @@ TORCH_GROUPS = {'linear0': 'dense', 'shared': 'shared', 'bn4': 'bn_out', 'conv2d
 def load_config(name, args):
   """The named config with the benchmark's --batch / --steps_per_dispatch."""
   return dcgan.load_config(name, args, MODELS)
-
-
-def step_flops(exp):
-  """harness.step_flops, with int labels [k, B] for a conditional model's step."""
-  if not exp.num_classes:
-    return unconditional_flops(exp)
-  import jax
-  import jax.numpy as jnp
-  k, b = exp.batches_per_step, exp.real_batch
-  x = jax.ShapeDtypeStruct((k, b, *exp.image_shape), jnp.float32)
-  labels = jax.ShapeDtypeStruct((k, b), jnp.int32)
-  compiled = jax.jit(exp.step_fns().train_step).lower(exp.init_state(), x, labels).compile()
-  cost = compiled.cost_analysis()
-  return float((cost[0] if isinstance(cost, (list, tuple)) else cost)['flops'])
 
 
 def run_ganjax(args):

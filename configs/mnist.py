@@ -9,13 +9,19 @@ Seed 004's DCGAN layout at a quarter of its widths (G 7x7x64 -> 32 -> 16 -> 1, D
 dropout, plain BCE targets, an EMA of G (0.995) that `generate` samples by default.
 --config.time_budget=MINUTES stops it there (a checkpoint, an eval if eval_every is on).
 
-Measured (Intel Xeon, 2 cores, 2026-12-02, one seed; T = 393 s, the time of 10,000
-mnist_mlp steps there; domain metrics, n = 5,000, eval every 500 steps; floor domain FID
-11.3): at 1 T (7,000 steps, ~18 steps/s) domain FID 316, all 10 classes covered, class KL
-0.021, precision 0.51, recall 0.80; it reaches FID 522 at 0.46 T. The targets (FID <= 3x
-the floor, KL <= 0.02 within 1 T) are NOT met. Tried: the same net at Adam(2e-4, 0.5) and
-EMA 0.999 (FID 492 at 1 T; 2x slower to FID 522); seed 004's conditional GAN at 64
-channels (4.4 steps/s: too slow for 1 T).
+Measured (Intel Xeon, 2 cores, seed 0; domain metrics, n = 5,000; floor domain FID 11.3).
+2026-12-03 (T = 511 s, eval every 1,000 steps; a benchmark shared the machine for this
+run's first ~2 minutes): at 1 T 4,865 steps, domain FID 384, all 10 classes, class KL
+0.024, precision 0.48, recall 0.78. 2026-12-02 (T = 393 s, a quieter machine: ~18 steps/s)
+at 1 T 7,000 steps, FID 316, class KL 0.021, precision 0.51, recall 0.80. The targets
+(FID <= 3x the floor, KL <= 0.02 within 1 T) are NOT met. Precision ~0.5 says half the
+samples fall between digit classes: the same net given the labels (configs/mnist_cond.py)
+reaches FID 33 with precision 0.78 in 1 T, so what this G most likely lacks is a discrete
+choice of mode rather than capacity or steps. Tried and dropped: Adam(2e-4, 0.5) with EMA 0.999 (FID 492 at
+1 T); BatchNorm statistics recomputed for the EMA weights (FID 320 vs 316 with the running
+ones, 311 with batch statistics, at 7,000 steps: no gain); hinge loss with spectral norm
+in D (FID 1617 / 885 / 628 at 1k / 2k / 3k steps vs 1579 / 752 / 522); seed 004's D widths
+(64, 128) (2.7x slower a step); seed 004's conditional GAN at 64 channels (4.4 steps/s).
 """
 
 import ml_collections

@@ -12,6 +12,16 @@ from ganjax.models.layers import spectral
 glorot = nn.initializers.glorot_uniform()
 
 
+def check_conditioning(module, allowed, labels):
+  """ValueError for an unknown `conditioning`, or for missing labels that it needs."""
+  name = type(module).__name__
+  if module.conditioning not in allowed:
+    raise ValueError(f'{name}: unknown conditioning {module.conditioning!r}; use one of '
+                     f'{allowed}')
+  if module.num_classes and labels is None and module.conditioning != 'acgan':
+    raise ValueError(f'{name}: num_classes > 0 with {module.conditioning!r} needs labels')
+
+
 class ConditionalBatchNorm(nn.Module):
   """BatchNorm without its own scale and bias, then x * (1 + f(cond)) + g(cond).
 

@@ -1,5 +1,6 @@
 """Unconditional DCGANs: seed 004 (28x28), Radford et al. (32/64), seed 003 (up to 256)."""
 
+import functools
 import math
 from typing import Any, Optional, Sequence
 
@@ -8,6 +9,7 @@ import jax.numpy as jnp
 
 from ganjax.models.conv import Conv, ConvTranspose
 from ganjax.models import layers
+from ganjax.models.cond_layers import ConditionalBatchNorm, ProjectionOutput, check_conditioning
 from ganjax.models.layers import (Activation, batch_norm, keras_kernel_init, normal_init,
                                   precision, spectral, to_compute, to_float32)
 
@@ -21,12 +23,17 @@ def flatten(x):
 
 
 class DCGAN28Generator(nn.Module):
-  """Seed 004 (the TF DCGAN tutorial): z [B, latent] -> [B, 28, 28, C] via 7x7x256."""
+  """Seed 004 (the TF DCGAN tutorial): z [B, latent] -> [B, 28, 28, C] via 7x7x256.
+
+  With num_classes > 0 (conditioning 'cbn'), every BatchNorm takes per-class gains and
+  biases (SNGAN's categorical conditional BN); the unconditional model is unchanged.
+  """
   image_shape: Sequence[int]
   features: Sequence[int] = (256, 128, 64)
   kernel: int = 5
   negative_slope: float = 0.3  # Keras' LeakyReLU() default, as the seed uses it
   num_classes: int = 0
+  conditioning: str = 'cbn'   # with num_classes > 0: cbn (the only choice)
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
@@ -35,8 +42,8 @@ class DCGAN28Generator(nn.Module):
 
   @nn.compact
   def __call__(self, z, labels=None, *, train):
-    """Maps latents to images in [-1, 1]."""
-    del labels
+    """Maps latents (and int labels [B] when conditional) to images in [-1, 1]."""
+    check_conditioning(self, ('cbn',), labels)
     h, w, c = self.image_shape
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
     prec = precision(self)
@@ -45,24 +52,41 @@ class DCGAN28Generator(nn.Module):
     f0, f1, f2 = self.features
     x = sn(nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init,
                     **prec))(to_compute(z, self.dtype))
-    x = act()(bn()(x)).reshape((z.shape[0], h // 4, w // 4, f0))
+    norm = bn
+    if self.num_classes:
+      norm = lambda: functools.partial(
+          ConditionalBatchNorm(self.num_classes, momentum=KERAS_BN['momentum'],
+                               epsilon=KERAS_BN['epsilon'], axis_name=self.axis_name, **prec),
+          cond=labels, train=train)
+      # [B, N] as [B, 1, 1, N]: the same per-feature statistics, and a per-class gain and
+      # bias for each of the 7x7xf0 projected units
+      x = norm()(x[:, None, None, :])
+    else:
+      x = bn()(x)
+    x = act()(x).reshape((z.shape[0], h // 4, w // 4, f0))
     k = (self.kernel, self.kernel)
     for feat, stride in ((f1, 1), (f2, 2)):
       x = sn(ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
                            kernel_init=keras_kernel_init, impl=self.conv_impl, **prec))(x)
-      x = act()(bn()(x))
+      x = act()(norm()(x))
     x = sn(ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init,
                          impl=self.conv_impl, **prec))(x)
     return Activation('tanh')(to_float32(x, self.dtype))
 
 
 class DCGAN28Discriminator(nn.Module):
-  """Seed 004: [B, 28, 28, C] -> logits [B, 1]; strided 5x5 convs, dropout 0.3."""
+  """Seed 004: [B, 28, 28, C] -> logits [B, 1]; strided 5x5 convs, dropout 0.3.
+
+  With num_classes > 0: conditioning 'projection' adds <embed(y), φ> to the logit
+  (Miyato & Koyama 2018; φ the flattened features), 'acgan' appends num_classes class
+  logits [B, 1 + num_classes]. The unconditional model is unchanged.
+  """
   features: Sequence[int] = (64, 128)
   kernel: int = 5
   negative_slope: float = 0.3
   dropout: float = 0.3
   num_classes: int = 0
+  conditioning: str = 'projection'   # with num_classes > 0: projection | acgan
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
@@ -71,15 +95,24 @@ class DCGAN28Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
-    """Scores images; dropout is active when train is True."""
-    del labels
+    """Scores images (and int labels [B] when conditional); dropout is active in train."""
+    check_conditioning(self, ('projection', 'acgan'), labels)
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
     prec = precision(self)
     x = strided_stack(to_compute(x, self.dtype), self.features,
                       [self.kernel] * len(self.features), self.negative_slope, self.dropout,
                       train, self.conv_impl, sn, prec)
-    return to_float32(sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(flatten(x)),
-                      self.dtype)
+    phi = flatten(x)
+    if self.num_classes and self.conditioning == 'projection':
+      out = ProjectionOutput(self.num_classes, self.spectral_norm, keras_kernel_init,
+                             name='head', **prec)(phi, labels, train=train)
+    else:
+      out = sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(phi)
+    if self.num_classes and self.conditioning == 'acgan':
+      classes = sn(nn.Dense(self.num_classes, use_bias=False, kernel_init=keras_kernel_init,
+                            name='classifier', **prec))(phi)
+      out = jnp.concatenate([out, classes], axis=-1)
+    return to_float32(out, self.dtype)
 
 
 class RadfordGenerator(nn.Module):

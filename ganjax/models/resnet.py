@@ -14,7 +14,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models.attention import SelfAttention
-from ganjax.models.cond_layers import ConditionalBatchNorm, LabelPlane, ProjectionOutput
+from ganjax.models.cond_layers import (ConditionalBatchNorm, LabelPlane, ProjectionOutput,
+                                       check_conditioning)
 from ganjax.models.layers import spectral
 
 glorot = nn.initializers.glorot_uniform()
@@ -65,16 +66,6 @@ def attention_index(sides, resolution):
     raise ValueError(f'attention_resolution {resolution} is no block output side; choose '
                      f'one of {sorted(set(sides))} or 0')
   return list(sides).index(resolution)
-
-
-def check_conditioning(module, allowed, labels):
-  """ValueError for an unknown `conditioning`, or for missing labels that it needs."""
-  name = type(module).__name__
-  if module.conditioning not in allowed:
-    raise ValueError(f'{name}: unknown conditioning {module.conditioning!r}; use one of '
-                     f'{allowed}')
-  if module.num_classes and labels is None and module.conditioning != 'acgan':
-    raise ValueError(f'{name}: num_classes > 0 with {module.conditioning!r} needs labels')
 
 
 class UpBlock(nn.Module):

@@ -1,0 +1,96 @@
+"""Seed 004's DCGAN made conditional (configs/mnist_cond.py): per-class BatchNorm gains and
+biases in G, a projection or AC-GAN head on D; the unconditional model is untouched."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ganjax.models.dcgan import DCGAN28Discriminator, DCGAN28Generator
+
+G_KW = dict(image_shape=(28, 28, 1), features=(8, 4, 4))
+D_KW = dict(features=(4, 8), dropout=0.0)
+Z = jax.random.normal(jax.random.PRNGKey(0), (4, 16))
+X = jax.random.uniform(jax.random.PRNGKey(1), (4, 28, 28, 1), minval=-1.0, maxval=1.0)
+LABELS = jnp.array([0, 1, 2, 1], jnp.int32)
+
+
+def g_forward(module, variables, labels=None, train=True):
+  if not train:   # running averages: each sample on its own
+    return np.asarray(module.apply(variables, Z, labels, train=False))
+  out, _ = module.apply(variables, Z, labels, train=True, mutable=['batch_stats'])
+  return np.asarray(out)
+
+
+@pytest.fixture(scope='module')
+def generators():
+  plain, cond = DCGAN28Generator(**G_KW), DCGAN28Generator(**G_KW, num_classes=3)
+  return (plain, plain.init(jax.random.PRNGKey(2), Z[:2], train=False),
+          cond, cond.init(jax.random.PRNGKey(3), Z[:2], LABELS[:2], train=False))
+
+
+def shared_weights(plain_vars, cond_vars):
+  """cond_vars with the plain G's Dense / conv kernels: the per-class tables stay."""
+  params = dict(cond_vars['params'])
+  for name in ('Dense_0', 'ConvTranspose_0', 'ConvTranspose_1', 'ConvTranspose_2'):
+    params[name] = plain_vars['params'][name]
+  return {'params': params, 'batch_stats': cond_vars['batch_stats']}
+
+
+def test_cbn_starts_as_the_unconditional_generator(generators):
+  plain, plain_vars, cond, cond_vars = generators
+  np.testing.assert_allclose(g_forward(cond, shared_weights(plain_vars, cond_vars), LABELS),
+                             g_forward(plain, plain_vars), rtol=1e-5, atol=1e-6)
+
+
+def test_cbn_row_moves_only_its_class(generators):
+  plain, plain_vars, cond, cond_vars = generators
+  variables = shared_weights(plain_vars, cond_vars)
+  before = g_forward(cond, variables, LABELS, train=False)
+  bias = variables['params']['ConditionalBatchNorm_1']['bias']['embedding']
+  variables['params']['ConditionalBatchNorm_1'] = {
+      **variables['params']['ConditionalBatchNorm_1'],
+      'bias': {'embedding': bias.at[1].set(0.5)}}
+  after = g_forward(cond, variables, LABELS, train=False)
+  moved = np.abs(after - before).reshape(4, -1).max(axis=1)
+  assert moved[1] > 1e-3 and moved[3] > 1e-3
+  np.testing.assert_allclose(after[[0, 2]], before[[0, 2]], rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def plain_d():
+  d = DCGAN28Discriminator(**D_KW)
+  variables = d.init(jax.random.PRNGKey(4), X[:2], train=False)
+  return d, variables, np.asarray(d.apply(variables, X, train=False))
+
+
+def test_projection_output_by_hand(plain_d):
+  _, plain_vars, plain_out = plain_d
+  d = DCGAN28Discriminator(**D_KW, num_classes=3, conditioning='projection')
+  p = plain_vars['params']
+  kernel, bias = p['Dense_0']['kernel'], p['Dense_0']['bias']
+  # embed row 1 = ψ's kernel: <embed(1), φ> = ψ(φ) - b; rows 0 and 2 zero: no class term
+  embed = jnp.zeros((3, kernel.shape[0])).at[1].set(kernel[:, 0])
+  params = {'Conv_0': p['Conv_0'], 'Conv_1': p['Conv_1'],
+            'head': {'psi': {'kernel': kernel, 'bias': bias}, 'embed': {'embedding': embed}}}
+  out = np.asarray(d.apply({'params': params}, X, LABELS, train=False))
+  want = np.where(np.asarray(LABELS)[:, None] == 1, 2 * plain_out - np.asarray(bias), plain_out)
+  np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
+def test_acgan_head_appends_class_logits(plain_d):
+  _, plain_vars, plain_out = plain_d
+  d = DCGAN28Discriminator(**D_KW, num_classes=3, conditioning='acgan')
+  params = dict(d.init(jax.random.PRNGKey(5), X[:2], LABELS[:2], train=False)['params'])
+  params.update({k: plain_vars['params'][k] for k in ('Conv_0', 'Conv_1', 'Dense_0')})
+  out = np.asarray(d.apply({'params': params}, X, LABELS, train=False))
+  assert out.shape == (4, 4)
+  np.testing.assert_allclose(out[:, :1], plain_out, rtol=1e-5, atol=1e-6)
+
+
+def test_conditioning_errors():
+  with pytest.raises(ValueError, match='unknown conditioning'):
+    DCGAN28Discriminator(**D_KW, num_classes=3, conditioning='concat').init(
+        jax.random.PRNGKey(0), X[:2], LABELS[:2], train=False)
+  with pytest.raises(ValueError, match='needs labels'):
+    DCGAN28Generator(**G_KW, num_classes=3).init(jax.random.PRNGKey(0), Z[:2], train=False)
