@@ -14,7 +14,9 @@ Measured (Intel Xeon, 2 cores, seed 0; domain metrics, n = 5,000; floor domain F
 run's first ~2 minutes): at 1 T 4,865 steps, domain FID 384, all 10 classes, class KL
 0.024, precision 0.48, recall 0.78. 2026-12-02 (T = 393 s, a quieter machine: ~18 steps/s)
 at 1 T 7,000 steps, FID 316, class KL 0.021, precision 0.51, recall 0.80. The targets
-(FID <= 3x the floor, KL <= 0.02 within 1 T) are NOT met. Precision ~0.5 says half the
+(FID <= 3x the floor, KL <= 0.02 within 1 T) are NOT met, and on the 2026-12-03
+leaderboard seed 001's Keras-GAN MLP (configs/mnist_keras_gan.py, ~80 steps/s) did better
+at 1 T (FID 201; 189 at best). Precision ~0.5 says half the
 samples fall between digit classes: the same net given the labels (configs/mnist_cond.py)
 reaches FID 33 with precision 0.78 in 1 T, so what this G most likely lacks is a discrete
 choice of mode rather than capacity or steps. Tried and dropped: Adam(2e-4, 0.5) with EMA 0.999 (FID 492 at
