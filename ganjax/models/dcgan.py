@@ -1,6 +1,6 @@
-"""Unconditional DCGANs: seed 004 (28x28), Radford et al. (32/64), seed 003 (up to 256)."""
+"""DCGANs: seed 004 (28x28; conditional too: cbn G, projection / AC-GAN D), Radford et al.
+(32/64), seed 003 (up to 256)."""
 
-import functools
 import math
 from typing import Any, Optional, Sequence
 
@@ -47,28 +47,27 @@ class DCGAN28Generator(nn.Module):
     h, w, c = self.image_shape
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
     prec = precision(self)
-    bn = lambda: batch_norm(train, axis_name=self.axis_name, **KERAS_BN, **prec)
     act = lambda: Activation('leaky_relu', self.negative_slope)
+
+    def norm(x):
+      if not self.num_classes:
+        return batch_norm(train, axis_name=self.axis_name, **KERAS_BN, **prec)(x)
+      # [B, N] as [B, 1, 1, N]: the same per-feature statistics, and a per-class gain and
+      # bias for each of the 7x7xf0 projected units
+      y = x[:, None, None, :] if x.ndim == 2 else x
+      return ConditionalBatchNorm(self.num_classes, momentum=KERAS_BN['momentum'],
+                                  epsilon=KERAS_BN['epsilon'], axis_name=self.axis_name,
+                                  **prec)(y, labels, train=train).reshape(x.shape)
+
     f0, f1, f2 = self.features
     x = sn(nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init,
                     **prec))(to_compute(z, self.dtype))
-    norm = bn
-    if self.num_classes:
-      norm = lambda: functools.partial(
-          ConditionalBatchNorm(self.num_classes, momentum=KERAS_BN['momentum'],
-                               epsilon=KERAS_BN['epsilon'], axis_name=self.axis_name, **prec),
-          cond=labels, train=train)
-      # [B, N] as [B, 1, 1, N]: the same per-feature statistics, and a per-class gain and
-      # bias for each of the 7x7xf0 projected units
-      x = norm()(x[:, None, None, :])
-    else:
-      x = bn()(x)
-    x = act()(x).reshape((z.shape[0], h // 4, w // 4, f0))
+    x = act()(norm(x)).reshape((z.shape[0], h // 4, w // 4, f0))
     k = (self.kernel, self.kernel)
     for feat, stride in ((f1, 1), (f2, 2)):
       x = sn(ConvTranspose(feat, k, (stride, stride), 'SAME', use_bias=False,
                            kernel_init=keras_kernel_init, impl=self.conv_impl, **prec))(x)
-      x = act()(norm()(x))
+      x = act()(norm(x))
     x = sn(ConvTranspose(c, k, (2, 2), 'SAME', use_bias=False, kernel_init=keras_kernel_init,
                          impl=self.conv_impl, **prec))(x)
     return Activation('tanh')(to_float32(x, self.dtype))
