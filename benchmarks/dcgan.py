@@ -502,7 +502,7 @@ def main():
   head = (f'{"":34s}{"batch":>6s}{"steps/s":>9s}{"images/s":>10s}{"GFLOP/s":>9s}{"%peak":>7s}'
           f'{"RSS MiB":>9s}{"row/ganjax":>13s}')
   print(head + '\n' + '-' * len(head), flush=True)
-  raw, table, notes, ops, rounds = {}, [], [], {}, {}
+  raw, table, notes, ops, rounds, mismatched = {}, [], [], {}, {}, []
   for model in args.models:
     runs = {c: [] for c in ('ganjax', 'torch', 'tf')}
     for _ in range(args.rounds):
@@ -527,6 +527,7 @@ def main():
             f'{row["pct_ceiling"]:6.1f}%{r["peak_rss_mib"]:9.0f}'
             f'{row["over_ganjax"]:12.2f}x{spread}', flush=True)
     same = all(gj[n] == tc[n] for n in ('g_params', 'd_params'))
+    mismatched += [] if same else [model]
     notes.append(f'{model}: {gj["flops_per_step"] / 1e9:.2f} GFLOP/step (XLA); conv_impl '
                  f'{gj["conv_impl"]}; first ganjax call {gj["first_call_s"]:.1f} s; trainable '
                  f'params G {gj["g_params"]:,} D {gj["d_params"]:,} (ganjax), G '
@@ -534,8 +535,8 @@ def main():
                  + ('match' if same else 'MISMATCH'))
   print('\n'.join(notes) + '\nimages/s = batch x steps/s; GFLOP/s = steps/s x XLA\'s FLOPs per '
         'ganjax step; RSS = peak of each contender\'s own process')
-  if any(n.endswith('MISMATCH') for n in notes):   # not the same nets: the ratios mean nothing
-    sys.exit('error: torch and ganjax parameter counts differ (see MISMATCH above)')
+  if mismatched:   # not the same nets: the ratios mean nothing
+    sys.exit(f'error: torch and ganjax parameter counts differ for {", ".join(mismatched)}')
   if args.ops:
     head = (f'{"layer":35s}{"op":>14s}{"in -> out (NHWC)":>31s}{"k/s":>6s}{"GFLOP":>7s}'
             + ''.join(f'{c:>9s}' for c in ('lax fwd', 'lax f+g', 'in scan', 'gjx fwd', 'gjx f+g',
