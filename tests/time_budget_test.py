@@ -1,5 +1,6 @@
 """The training clock (train_seconds / eval_seconds in metrics.jsonl) and time_budget."""
 
+import functools
 import glob
 import json
 import logging
@@ -13,7 +14,22 @@ import pytest
 from ganjax import hooks, report_data, run_config, train
 from ganjax.errors import GanjaxError
 
-EVAL_SLEEP, SETUP_SLEEP = 1.5, 0.5
+EVAL_SECONDS, SETUP_SECONDS, TICK = 1.5, 0.5, 1e-3
+
+
+class _VirtualTime:
+  """`time` for ganjax.train: moves TICK a reading and by the evaluator's sleeps only, so
+  the times logged are exact and do not depend on the machine's load."""
+
+  def __init__(self):
+    self.now = 0.0
+
+  def perf_counter(self):
+    self.now += TICK
+    return self.now
+
+  def sleep(self, seconds):
+    self.now += seconds
 
 
 def _rows(workdir):
@@ -32,15 +48,17 @@ def _assert_identical(a, b):
 
 
 class _SlowEvaluator:
-  """hooks.Evaluator's interface: sleeps (set-up and each call), writes one eval row."""
+  """hooks.Evaluator's interface: sleeps on `clock` (set-up and each call), writes one
+  eval row."""
 
-  def __init__(self, exp, dataset, workdir, is_main):
+  def __init__(self, clock, exp, dataset, workdir, is_main):
     del exp, dataset, workdir, is_main
-    time.sleep(SETUP_SLEEP)
+    self.clock = clock
+    clock.sleep(SETUP_SECONDS)
 
   def __call__(self, run_state, step, writer):
     del run_state
-    time.sleep(EVAL_SLEEP)
+    self.clock.sleep(EVAL_SECONDS)
     writer.write(step, {'eval/domain_fid': 100.0 / step})
 
   def close(self):
@@ -73,7 +91,9 @@ def test_times_are_logged_and_continue_after_resume(small_config, tmp_path):
 
 
 def test_eval_time_is_not_training_time(small_config, tmp_path, monkeypatch):
-  monkeypatch.setattr(hooks, 'Evaluator', _SlowEvaluator)
+  clock = _VirtualTime()
+  monkeypatch.setattr(train, 'time', clock)
+  monkeypatch.setattr(hooks, 'Evaluator', functools.partial(_SlowEvaluator, clock))
   small_config.eval_every, small_config.report = 4, False
   train.train_and_evaluate(small_config, str(tmp_path))
   rows = _rows(str(tmp_path))
@@ -81,13 +101,16 @@ def test_eval_time_is_not_training_time(small_config, tmp_path, monkeypatch):
   eval_rows = [r for r in rows if 'eval/domain_fid' in r]
   assert [r['step'] for r in train_rows] == [r['step'] for r in eval_rows] == [4, 8]
   assert all({'train_seconds', 'eval_seconds'} <= set(r) for r in rows)
-  assert train_rows[0]['eval_seconds'] >= SETUP_SLEEP   # the evaluator's set-up
+  # Virtual time moves only by ticks and sleeps: every gap below is exact up to a few
+  # hundred ticks, far from the sleeps themselves.
+  slack = 200 * TICK
+  assert abs(train_rows[0]['eval_seconds'] - SETUP_SECONDS) < slack   # the set-up
   for tr, ev in zip(train_rows, eval_rows):   # across one evaluation
-    assert ev['eval_seconds'] - tr['eval_seconds'] >= EVAL_SLEEP
-    assert ev['train_seconds'] - tr['train_seconds'] < 0.2
+    assert abs(ev['eval_seconds'] - tr['eval_seconds'] - EVAL_SECONDS) < slack
+    assert 0 <= ev['train_seconds'] - tr['train_seconds'] < slack
   # Training from step 4 to 8 spans the first evaluation's sleep, yet counts none of it.
-  assert train_rows[1]['train_seconds'] - train_rows[0]['train_seconds'] < EVAL_SLEEP - 0.5
-  assert eval_rows[1]['eval_seconds'] >= SETUP_SLEEP + 2 * EVAL_SLEEP
+  assert 0 < train_rows[1]['train_seconds'] - train_rows[0]['train_seconds'] < slack
+  assert abs(eval_rows[1]['eval_seconds'] - SETUP_SECONDS - 2 * EVAL_SECONDS) < slack
 
 
 def test_time_budget_stops_like_num_steps_and_reruns_do_nothing(small_config, tmp_path,
