@@ -24,6 +24,7 @@ def data(name, **overrides):
   d.holdout = 0.0          # folder: seeded fraction held out as the 'test' split
   d.num_classes = 0        # folder: classes when the folder is not at hand (summary)
   d.sampling = 'epochs'    # epochs (seeded permutations) | replacement (seed 001's randint)
+  d.clusters = 0           # k > 0: labels are k balanced k-means clusters of the pixels
   d.update(overrides)
   return d
 

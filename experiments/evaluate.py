@@ -58,7 +58,8 @@ def main(argv):
                                                   FLAGS.truncation), labels)
   if denoiser is not None:
     images = denoiser(images)
-  result = evaluation.evaluate(space, ref, images, labels)
+  # cluster ids (data.clusters) are not the classifier's classes: no label accuracy
+  result = evaluation.evaluate(space, ref, images, None if gen.pseudo_labels else labels)
   options = {'step': gen.step, 'weights': 'ema' if gen.uses_ema else 'raw',
              'truncation': FLAGS.truncation, 'denoise': FLAGS.denoise, 'seed': FLAGS.seed}
   result.update(options)

@@ -17,7 +17,8 @@ flags.DEFINE_integer('seed', 0, 'Latent seed: the same seed gives the same image
 flags.DEFINE_string('out', None, 'Output path stem: writes OUT.npz and OUT.png.')
 flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest that reads back).')
 flags.DEFINE_string('labels', None, "Conditional models: 'all' (one row per class) or a "
-                    'comma-separated list of class names or indices, cycled over --num.')
+                    'comma-separated list of class names or indices, cycled over --num. A data.clusters '
+                    'model draws a balanced random mix of its clusters by default.')
 flags.DEFINE_enum('conv_impl', None, ['auto', 'xla', 'subpixel'], 'Override the run\'s '
                   'transposed-convolution formulation (same parameters, same images).')
 flags.DEFINE_bool('raw', False, 'Sample with the raw G weights even if the run keeps an EMA.')
@@ -58,7 +59,9 @@ def main(argv):
   gen = inference.Generator(FLAGS.workdir, step=FLAGS.step, raw=FLAGS.raw,
                             conv_impl=FLAGS.conv_impl)
   denoiser = inference.load_denoiser(FLAGS.denoise)
-  labels = parse_labels(FLAGS.labels, FLAGS.num, gen.num_classes, gen.class_names)
+  mixed = gen.pseudo_labels and FLAGS.labels is None
+  labels = (sampling.mixed_labels(FLAGS.seed, FLAGS.num, gen.num_classes) if mixed else
+            parse_labels(FLAGS.labels, FLAGS.num, gen.num_classes, gen.class_names))
   z = inference.truncated_latents(FLAGS.seed, FLAGS.num, gen.latent_dim, FLAGS.truncation)
   images = gen.images(z, labels)
   if denoiser is not None:
@@ -68,7 +71,7 @@ def main(argv):
   extra = {} if labels is None else {'labels': labels}
   np.savez(stem + '.npz', images=images, **extra)
   # 'all': one row per class; labels are laid out class-major above.
-  rows = gen.num_classes if labels is not None and FLAGS.labels in (None, 'all') else None
+  rows = None if mixed or labels is None or FLAGS.labels not in (None, 'all') else gen.num_classes
   sampling.save_png(sampling.grid(images, rows=rows), stem + '.png',
                     scale=max(1, 256 // (images.shape[1] * 10)))
   how = ', '.join(['EMA weights' if gen.uses_ema else 'raw weights']

@@ -118,15 +118,16 @@ def load_reference(data_config, n, seed=0):
       dataset.close()
 
 
-def reference_from(dataset, n, seed=0):
-  """A Reference from a loaded Dataset, or 2n decoded images of a streaming folder."""
+def reference_from(dataset, n, seed=0, with_labels=True):
+  """A Reference from a loaded Dataset, or 2n decoded images of a streaming folder (its
+  labels too unless with_labels=False)."""
   if hasattr(dataset, 'load'):
     count = min(2 * n, dataset.num_examples)
     idx = np.sort(np.random.default_rng([seed, 0xF01D]).choice(dataset.num_examples, count,
                                                                 replace=False))
-    labels = dataset.labels_at(idx) if dataset.num_classes else None
+    labels = dataset.labels_at(idx) if dataset.num_classes and with_labels else None
     return Reference(dataset.load(idx), labels, n, seed)
-  return Reference(dataset.images, dataset.labels, n, seed)
+  return Reference(dataset.images, dataset.labels if with_labels else None, n, seed)
 
 
 def score(space, ref, images, labels=None, *, kid_subsets=100, kid_subset_size=1000,

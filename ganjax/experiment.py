@@ -1,10 +1,14 @@
 """Experiment: everything a config builds (models, optimizers, parallel mode, steps)."""
 
+import dataclasses
 import functools
+import time
 
 import jax
+import numpy as np
+from absl import logging
 
-from ganjax import augment, input_pipeline, losses, regularizers, run_config, summary
+from ganjax import augment, clustering, input_pipeline, losses, regularizers, run_config, summary
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.parallel import DataParallel
@@ -22,8 +26,11 @@ class Experiment:
     self.image_shape = self.info.image_shape
     self.par = DataParallel(config.parallel, devices)
     self.real_batch = real_batch_size(config.d_batch, config.batch_size)
+    # k > 0: G and D condition on k k-means clusters instead of the dataset's classes.
+    self.clusters = config.data.get('clusters', 0)
     # 'auto': conditional when the data have classes (an image folder with subfolders).
-    self.num_classes = self.info.num_classes if config.model.get('conditional') else 0
+    self.num_classes = self.clusters or (
+        self.info.num_classes if config.model.get('conditional') else 0)
     self.generator, self.discriminator = build_models(
         config.model, image_shape=self.image_shape, num_classes=self.num_classes,
         axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
@@ -98,10 +105,24 @@ class Experiment:
     if tuple(dataset.image_shape) != tuple(self.image_shape):
       raise GanjaxError(f'data in {self.config.data.dir or "tfds"} has images of shape '
                         f'{dataset.image_shape}, expected {tuple(self.image_shape)}')
-    if self.num_classes and dataset.num_classes != self.num_classes:
+    if self.num_classes and not self.clusters and dataset.num_classes != self.num_classes:
       raise GanjaxError(f'{self.config.data.dir} has {dataset.num_classes} classes, the '
                         f'model was built for {self.num_classes}')
-    return dataset
+    return self._with_clusters(dataset) if self.clusters else dataset
+
+  def _with_clusters(self, dataset):
+    """The dataset with its labels replaced by balanced k-means cluster ids of the pixels
+    (seed 0: the same clusters for every training seed and every resume)."""
+    if not isinstance(dataset, input_pipeline.Dataset):
+      raise GanjaxError('--config.data.clusters needs an in-memory dataset; image folders '
+                        'stream: set it to 0')
+    start = time.perf_counter()
+    pixels = dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
+    ids = clustering.balanced_kmeans(pixels, self.clusters, seed=0)
+    logging.info('data.clusters: %d balanced k-means clusters of %d images in %.1f s',
+                 self.clusters, len(ids), time.perf_counter() - start)
+    names = tuple(f'cluster_{j}' for j in range(self.clusters))
+    return dataclasses.replace(dataset, labels=ids, class_names=names)
 
   def device_data(self, dataset):
     """The dataset, resident on the devices."""

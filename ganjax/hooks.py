@@ -60,7 +60,10 @@ class Evaluator:
     self.exp, self.workdir, self.is_main = exp, workdir, is_main
     self.space = evaluation.feature_space(ev.features, c.data.name, classifier=ev.classifier,
                                           inception_weights=ev.inception_weights)
-    self.ref = evaluation.reference_from(dataset, c.eval_samples, seed=c.seed)
+    # cluster ids are not the classifier's classes: no label accuracy for them
+    self.scored_labels = not exp.clusters
+    self.ref = evaluation.reference_from(dataset, c.eval_samples, seed=c.seed,
+                                         with_labels=self.scored_labels)
     self.metric = ev.best_metric if ev.best_metric != 'auto' else self.space.prefix + 'fid'
     n = self.ref.n
     self.z = sampling.fixed_latents(c.seed + 1, n, c.model.latent_dim)
@@ -79,7 +82,8 @@ class Evaluator:
     canonical = self.exp.par.to_canonical(run_state)
     host = to_host({'p': state_lib.generator_params(canonical), 's': canonical.g_batch_stats})
     images = sampling.generate_images(self.generate, host['p'], host['s'], self.z, self.labels)
-    result = evaluation.evaluate(self.space, self.ref, images, self.labels)
+    result = evaluation.evaluate(self.space, self.ref, images,
+                                 self.labels if self.scored_labels else None)
     scores = result['metrics']
     if self.metric not in scores:
       raise GanjaxError(f'--config.eval.best_metric={self.metric!r} is not computed in the '
@@ -107,7 +111,9 @@ def sampler_fn(exp, workdir, is_main):
   n = side * side
   z = sampling.fixed_latents(exp.config.seed, n, exp.config.model.latent_dim)
   labels = None
-  if exp.num_classes:  # one row per class, as many rows as fit
+  if exp.clusters:  # a mix, as the unconditional G it stands in for is sampled
+    labels = sampling.mixed_labels(exp.config.seed, n, exp.num_classes)
+  elif exp.num_classes:  # one row per class, as many rows as fit
     labels = np.repeat(np.arange(side) % exp.num_classes, side).astype(np.int32)
   generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
   warned = []

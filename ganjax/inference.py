@@ -65,6 +65,8 @@ class Generator:
     self.params = to_host(state_lib.generator_params(state, raw))
     self.batch_stats = to_host(state.g_batch_stats)
     self.num_classes, self.image_shape = exp.num_classes, tuple(exp.image_shape)
+    # labels are k-means cluster ids (data.clusters), not the dataset's classes
+    self.pseudo_labels = bool(exp.clusters)
     self.latent_dim = self.config.model.latent_dim
     self.class_names = run_config.load_classes(workdir) or [str(i) for i in
                                                             range(self.num_classes)]

@@ -216,7 +216,8 @@ def _images(plots, workdir, out, config, options, notes):
 
 
 def _num_classes(workdir, config):
-  if not config.get('model', {}).get('conditional'):
+  # a data.clusters run's grids are a mix of clusters, drawn as an unconditional G's
+  if not config.get('model', {}).get('conditional') or config.get('data', {}).get('clusters'):
     return 0
   return len(run_config.load_classes(workdir)) or config.get('data', {}).get('num_classes', 0)
 

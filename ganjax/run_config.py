@@ -36,7 +36,7 @@ CHOICES = {
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
-            'data.sampling': 'epochs', 'report': True, 'time_budget': 0.0,
+            'data.sampling': 'epochs', 'data.clusters': 0, 'report': True, 'time_budget': 0.0,
             'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
             'optimizer.g.decay_steps': 0, 'optimizer.d.warmup_steps': 0,
             'optimizer.d.decay_steps': 0,
@@ -92,7 +92,21 @@ def validate(config):
   if flat['updates'] == 'simultaneous' and (flat['d_steps'] != 1 or flat['d_batch'] != 'combined'):
     raise GanjaxError("--config.updates='simultaneous' makes one D update per step (seed 004); "
                       "d_steps>1 or d_batch='separate' need --config.updates=alternating")
+  _validate_clusters(flat)
   _validate_objective(flat)
+
+
+def _validate_clusters(flat):
+  """data.clusters: an integer >= 0, for a conditional model on an in-memory dataset."""
+  k = flat['data.clusters']
+  if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+    raise GanjaxError(f'--config.data.clusters must be an integer >= 0 (0: off), got {k!r}')
+  if k and flat['model.conditional'] is not True:
+    raise GanjaxError(f'--config.data.clusters={k} conditions G and D on cluster ids: set '
+                      '--config.model.conditional=True (and a conditioning, e.g. cbn)')
+  if k and flat.get('data.name') == input_pipeline.FOLDER:
+    raise GanjaxError('--config.data.clusters needs an in-memory dataset (mnist, '
+                      'fashion_mnist, cifar10); image folders stream: set it to 0')
 
 
 def _number(value):

@@ -13,6 +13,13 @@ def fixed_latents(seed, num, latent_dim):
   return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), 0x5A), (num, latent_dim))
 
 
+def mixed_labels(seed, num, num_classes):
+  """Balanced labels int32 [num] in a seeded order: how a data.clusters model is sampled
+  as the unconditional G it stands in for."""
+  balanced = np.arange(num) % num_classes
+  return np.random.default_rng([seed, 0x1ABE]).permutation(balanced).astype(np.int32)
+
+
 def make_generate_fn(generator):
   """Returns jitted fn(g_params, g_batch_stats, z [N,latent], labels [N]|None) -> [N,H,W,C].
 

@@ -135,6 +135,29 @@ def test_training_eval_keeps_best_and_evaluate_cli(small_config, classifier_dir,
   assert raw['floor']['domain_fid'] < raw['metrics']['domain_fid']
 
 
+def test_clusters_run_scores_without_label_accuracy_and_generates_a_mix(
+    small_config, classifier_dir, tmp_path):
+  workdir = str(tmp_path / 'clusters')
+  small_config.model.conditional, small_config.data.clusters = True, 12
+  small_config.eval_every, small_config.eval_samples = 8, 200
+  small_config.eval.classifier = classifier_dir
+  train.train_and_evaluate(small_config, workdir)
+  rows = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
+  evals = [r for r in rows if 'eval/domain_fid' in r]
+  assert len(evals) == 1 and 'eval/class_kl' in evals[0]
+  # cluster ids are not digit classes: scoring them as labels would be noise
+  assert not any('label_accuracy' in k for r in rows for k in r)
+  with open(os.path.join(workdir, 'best.json')) as f:
+    assert 'label_accuracy' not in json.load(f)['floor']
+  out = subprocess.run([sys.executable, '-m', 'experiments.generate', f'--workdir={workdir}',
+                        f'--out={tmp_path}/mix', '--num=24', '--seed=3'],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  labels = np.load(f'{tmp_path}/mix.npz', allow_pickle=False)['labels']
+  np.testing.assert_array_equal(np.bincount(labels, minlength=12), np.full(12, 2))
+  assert not np.array_equal(labels, np.repeat(np.arange(12), 2))  # a mix, not class rows
+
+
 def test_evaluate_errors_are_one_line(small_config, tmp_path):
   workdir = str(tmp_path / 'gan')
   small_config.num_steps = 4

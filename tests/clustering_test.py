@@ -1,0 +1,78 @@
+"""Balanced k-means pseudo-labels (data.clusters): sizes, recovery, determinism, config."""
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import MNIST_DIR
+from ganjax import clustering, input_pipeline, run_config
+from ganjax.errors import GanjaxError
+from ganjax.experiment import Experiment
+
+
+def test_balanced_assign_sizes_and_nearest_when_room():
+  dist = np.random.default_rng(0).random((103, 7))
+  sizes = np.bincount(clustering.balanced_assign(dist), minlength=7)
+  assert sizes.sum() == 103 and set(sizes) == {14, 15}
+  # Capacity 2 each; points 0-3 all nearest to cluster 0: the two closest stay there.
+  dist = np.array([[0.1, 5, 9], [0.2, 5, 9], [0.3, 1, 9], [0.4, 9, 1], [9, 0.5, 9],
+                   [9, 9, 0.5]])
+  np.testing.assert_array_equal(clustering.balanced_assign(dist), [0, 0, 1, 2, 1, 2])
+
+
+def _same_partition(a, b):
+  """Whether label arrays a and b group the points the same way (up to renaming)."""
+  pairs = set(zip(a.tolist(), b.tolist()))
+  return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_kmeans_recovers_separated_blobs_deterministically():
+  rng = np.random.default_rng(1)
+  centers = np.array([[0, 0], [6, 6], [0, 6], [6, 0]], np.float32)
+  truth = np.repeat(np.arange(4), 25)
+  x = centers[truth] + rng.normal(0, 0.3, (100, 2))
+  for seed in (0, 1):
+    got = clustering.balanced_kmeans(x, 4, seed=seed)
+    assert _same_partition(got, truth)
+    np.testing.assert_array_equal(got, clustering.balanced_kmeans(x, 4, seed=seed))
+  with pytest.raises(ValueError, match='cannot make 101 clusters'):
+    clustering.balanced_kmeans(x, 101)
+
+
+def test_kmeans_of_digits_groups_digits():
+  digits = input_pipeline.load_idx_dataset('mnist', MNIST_DIR, 'test')
+  x = digits.images[:2000].reshape(2000, -1) / 255.0
+  ids = clustering.balanced_kmeans(x, 20)
+  assert np.bincount(ids).min() == np.bincount(ids).max() == 100
+  purity = sum(np.bincount(digits.labels[:2000][ids == k]).max() for k in range(20)) / 2000
+  # Random balanced groups of these digits score ~0.15; pixel k-means ~0.6 (0.635 on 10k).
+  assert purity > 0.5
+
+
+def _clusters_config(k):
+  from configs import mnist  # pylint: disable=g-import-not-at-top
+  c = mnist.get_config()
+  c.data.dir, c.data.split, c.data.clusters = MNIST_DIR, 'test', k
+  return c
+
+
+def test_experiment_conditions_on_clusters():
+  exp = Experiment(_clusters_config(12), devices=jax.devices()[:1])
+  assert exp.num_classes == 12
+  data = exp.load_dataset()
+  assert data.class_names == tuple(f'cluster_{j}' for j in range(12))
+  assert set(np.bincount(data.labels)) <= {833, 834} and data.labels.dtype == np.int32
+  np.testing.assert_array_equal(data.labels, exp.load_dataset().labels)
+
+
+@pytest.mark.parametrize('change, match', [
+    (dict(clusters=-1), 'must be an integer >= 0'),
+    (dict(conditional=False), 'set --config.model.conditional=True'),
+    (dict(name='folder'), 'image folders stream'),
+])
+def test_bad_cluster_configs(change, match):
+  c = _clusters_config(10)
+  for key, value in change.items():
+    (c.model if key == 'conditional' else c.data)[key] = value
+  with pytest.raises(GanjaxError, match=match):
+    run_config.validate(c)
