@@ -112,10 +112,8 @@ class Experiment:
 
   def _with_clusters(self, dataset):
     """The dataset with its labels replaced by balanced k-means cluster ids of the pixels
-    (seed 0: the same clusters for every training seed and every resume)."""
-    if not isinstance(dataset, input_pipeline.Dataset):
-      raise GanjaxError('--config.data.clusters needs an in-memory dataset; image folders '
-                        'stream: set it to 0')
+    (seed 0: the same clusters for every training seed and every resume). validate()
+    has refused streaming folders."""
     start = time.perf_counter()
     pixels = dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
     ids = clustering.balanced_kmeans(pixels, self.clusters, seed=0)
