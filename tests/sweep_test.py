@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, REPO, finish, start, with_objectives
+from conftest import MNIST_DIR, REPO, assert_adam_close, finish, start, with_objectives
 from ganjax import run_config, sweep, train, vectorized
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
@@ -134,9 +134,9 @@ def test_vectorized_seeds_equal_each_seed_alone(small_config, tmp_path):
     alone = train.train_and_evaluate(config, os.path.join(root, 'alone', str(s)))
     together, step = _params(os.path.join(root, 'vec', str(s)))
     assert step == config.num_steps
-    for x, y in zip(jax.tree.leaves((alone.g_params, alone.d_params)),
-                    jax.tree.leaves(together)):
-      np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    # vmap batches the matmuls, so reductions may round differently (CI saw 1 element
+    # in 2048 off by 4e-5 relative); a wrong seed, p or R1 cond moves every element.
+    assert_adam_close((alone.g_params, alone.d_params), together, steps=config.num_steps)
     rows = [json.loads(l) for l in open(os.path.join(root, 'vec', str(s), 'metrics.jsonl'))]
     assert [r['step'] for r in rows] == [4, 8]
     assert os.listdir(os.path.join(root, 'vec', str(s), 'samples'))
