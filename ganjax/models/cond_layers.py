@@ -83,26 +83,3 @@ class ProjectionOutput(nn.Module):
                           name='embed', **prec))(labels)
       out = out + jnp.sum(embed * features, axis=-1, keepdims=True)
     return out
-
-
-class LabelPlane(nn.Module):
-  """Label [B] -> Embed(n, embed_dim) -> Dense(H*W) -> a [B, H, W, 1] plane to join to
-  D's input (layers.LabelMap's structure, with the compute dtype)."""
-  num_classes: int
-  height: int
-  width: int
-  embed_dim: int = 50
-  spectral_norm: bool = False   # on the Dense (the embedding is a lookup, not a map of x)
-  kernel_init: Callable = glorot
-  dtype: Any = None
-  param_dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, labels, *, train):
-    """Labels int [B] -> [B, H, W, 1]."""
-    prec = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    e = nn.Embed(self.num_classes, self.embed_dim, embedding_init=self.kernel_init, **prec)(
-        labels)
-    e = spectral(nn.Dense(self.height * self.width, kernel_init=self.kernel_init, **prec),
-                 self.spectral_norm, train)(e)
-    return e.reshape((labels.shape[0], self.height, self.width, 1))

@@ -2,7 +2,7 @@
 normalization, and the mixed-precision casts at a model's entry and exit."""
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -131,11 +131,14 @@ class LabelMap(nn.Module):
   train: bool = False
   dtype: Any = None             # compute dtype (None: float32, the params')
   param_dtype: Any = jnp.float32
+  kernel_init: Callable = keras_kernel_init
+  embedding_init: Callable = nn.linear.default_embed_init
 
   @nn.compact
   def __call__(self, labels):
     """Labels int [B] -> float [B, H, W, 1] (in dtype when set)."""
-    e = nn.Embed(self.num_classes, self.embed_dim, **precision(self))(labels)
-    e = spectral(nn.Dense(self.height * self.width, kernel_init=keras_kernel_init,
+    e = nn.Embed(self.num_classes, self.embed_dim, embedding_init=self.embedding_init,
+                 **precision(self))(labels)
+    e = spectral(nn.Dense(self.height * self.width, kernel_init=self.kernel_init,
                           **precision(self)), self.spectral_norm, self.train)(e)
     return e.reshape((labels.shape[0], self.height, self.width, 1))

@@ -14,9 +14,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models.attention import SelfAttention
-from ganjax.models.cond_layers import (ConditionalBatchNorm, LabelPlane, ProjectionOutput,
+from ganjax.models.cond_layers import (ConditionalBatchNorm, ProjectionOutput,
                                        check_conditioning)
-from ganjax.models.layers import spectral
+from ganjax.models.layers import LabelMap, spectral
 
 glorot = nn.initializers.glorot_uniform()
 # sngan_projection's GlorotUniform(sqrt(2)) on the residual branch's 3x3 convs.
@@ -212,8 +212,8 @@ def discriminate(module, x, labels, train, conv_init, init):
   if m.dtype is not None:
     x = x.astype(m.dtype)
   if cond == 'concat':
-    plane = LabelPlane(m.num_classes, h, w, m.embed_dim, m.spectral_norm, init, name='label',
-                       **prec)(labels, train=train)
+    plane = LabelMap(m.num_classes, h, w, m.embed_dim, m.spectral_norm, train, kernel_init=init,
+                     embedding_init=init, name='label', **prec)(labels)
     x = jnp.concatenate([x, plane.astype(x.dtype)], axis=-1)
   for i, (feat, down) in enumerate(zip(m.channels, m.downsample)):
     x = DownBlock(feat, bool(down), i == 0, m.spectral_norm, conv_init, init, name=f'block{i}',
