@@ -21,9 +21,15 @@ FID by step (train seconds):
     5k 25.0, recall 0.65. K = 50 (purity 0.77): 5k (440 s) 58. K = 10 (purity 0.56): 145.
   The same net with no conditioning (unconditional_dcgan): FID 316 at 1 T on a quiet
   machine, precision ~0.5 (half its samples between digit classes).
-So at about 1 T on a quiet machine (~6,500 steps) K = 200 meets the target (FID <= 3x the
-floor, KL <= 0.02) and nears the stretch (2x = 22.6); this is NOT yet confirmed on the
-3-seed leaderboard (benchmarks/quality.py), which is the next thing to run.
+3-seed leaderboard (AMD EPYC, 2 cores, 2026-12-04, quiet machine, T = 449 s; seeds 0-2,
+eval every 1,000 steps, each seed's own floor 11.0-15.1): every seed meets the target
+(FID <= 3x floor, all classes, KL <= 0.02) within 1 T, at 4,667 +- 577 steps (402 +- 49 s,
+0.90 T); best FID within 1 T 25.8 +- 2.2 (23.7, 28.1, 25.6 at ~5,200 steps), class KL
+0.0035, precision 0.85, recall 0.72. The stretch (<= 2x floor) is reached on 1 seed of 3
+(seed 1, 5,000 steps). Command: python -m benchmarks.quality
+--recipes=configs/mnist.py,configs/mnist_cond.py --seeds=0-2 --budget=1.0
+--classifier=runs/mnist_classifier --eval_every=1000 --data_dir=../shared/data/mnist
+--data_split=test
 Tried and dropped for the unconditional net: Adam(2e-4, 0.5) with EMA 0.999 (FID 492 at
 1 T); BatchNorm statistics recomputed for the EMA weights (no gain); hinge loss with
 spectral norm in D (FID 628 vs 522 at 3k steps); seed 004's D widths (2.7x slower a step).
