@@ -1,6 +1,6 @@
 """Class-conditioning layers for the residual GANs: conditional batch norm (SNGAN's
-per-class tables, BigGAN's linear maps), the projection discriminator's output, and a
-label plane to join to D's input."""
+per-class tables, BigGAN's linear maps) and the projection discriminator's output (the
+label plane joined to D's input is layers.LabelMap)."""
 
 from typing import Any, Callable, Optional
 
