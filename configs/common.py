@@ -25,6 +25,7 @@ def data(name, **overrides):
   d.num_classes = 0        # folder: classes when the folder is not at hand (summary)
   d.sampling = 'epochs'    # epochs (seeded permutations) | replacement (seed 001's randint)
   d.clusters = 0           # k > 0: labels are k balanced k-means clusters of the pixels
+  d.clusters_per_class = 0  # m > 0: G and D condition on m k-means clusters per class
   d.update(overrides)
   return d
 

@@ -8,7 +8,8 @@ import jax
 import numpy as np
 from absl import logging
 
-from ganjax import augment, clustering, input_pipeline, losses, regularizers, run_config, summary
+from ganjax import (augment, clustering, input_pipeline, losses, regularizers, run_config,
+                    sampling, summary)
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.parallel import DataParallel
@@ -28,9 +29,14 @@ class Experiment:
     self.real_batch = real_batch_size(config.d_batch, config.batch_size)
     # k > 0: G and D condition on k k-means clusters instead of the dataset's classes.
     self.clusters = config.data.get('clusters', 0)
-    # 'auto': conditional when the data have classes (an image folder with subfolders).
-    self.num_classes = self.clusters or (
+    # m > 0: on m k-means clusters within each class; a class label picks one by its latent.
+    self.clusters_per_class = config.data.get('clusters_per_class', 0)
+    # The classes a user asks G for; 'auto': conditional when the data have classes (an
+    # image folder with subfolders).
+    self.label_classes = self.clusters or (
         self.info.num_classes if config.model.get('conditional') else 0)
+    # What G and D are built to condition on.
+    self.num_classes = self.label_classes * max(self.clusters_per_class, 1)
     self.generator, self.discriminator = build_models(
         config.model, image_shape=self.image_shape, num_classes=self.num_classes,
         axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
@@ -105,9 +111,11 @@ class Experiment:
     if tuple(dataset.image_shape) != tuple(self.image_shape):
       raise GanjaxError(f'data in {self.config.data.dir or "tfds"} has images of shape '
                         f'{dataset.image_shape}, expected {tuple(self.image_shape)}')
-    if self.num_classes and not self.clusters and dataset.num_classes != self.num_classes:
+    if self.num_classes and not self.clusters and dataset.num_classes != self.label_classes:
       raise GanjaxError(f'{self.config.data.dir} has {dataset.num_classes} classes, the '
-                        f'model was built for {self.num_classes}')
+                        f'model was built for {self.label_classes}')
+    if self.clusters_per_class:
+      return self._with_clusters_per_class(dataset)
     return self._with_clusters(dataset) if self.clusters else dataset
 
   def _with_clusters(self, dataset):
@@ -122,11 +130,33 @@ class Experiment:
     names = tuple(f'cluster_{j}' for j in range(self.clusters))
     return dataclasses.replace(dataset, labels=ids, class_names=names)
 
+  def _with_clusters_per_class(self, dataset):
+    """The dataset with conditions: class c's images split into m balanced k-means
+    clusters of their pixels, ids c * m .. c * m + m - 1 (seed 0, as _with_clusters)."""
+    m = self.clusters_per_class
+    start = time.perf_counter()
+    pixels = dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
+    ids = np.zeros(len(pixels), np.int32)
+    for c in range(self.label_classes):
+      members = np.flatnonzero(dataset.labels == c)
+      if len(members) < m:
+        raise GanjaxError(f'class {dataset.class_names[c]!r} has {len(members)} images, '
+                          f'fewer than data.clusters_per_class={m}: lower it')
+      ids[members] = c * m + clustering.balanced_kmeans(pixels[members], m, seed=0)
+    logging.info('data.clusters_per_class: %d balanced k-means clusters in each of %d '
+                 'classes in %.1f s', m, self.label_classes, time.perf_counter() - start)
+    return dataclasses.replace(dataset, conditions=ids)
+
+  def condition_ids(self, labels, z):
+    """What G is conditioned on for class labels int [N] and their latents z [N, latent]:
+    the labels, or with clusters_per_class the cluster of each label its latent picks."""
+    return sampling.condition_ids(labels, z, self.clusters_per_class)
+
   def device_data(self, dataset):
     """The dataset, resident on the devices."""
     data = {'images': dataset.images}
     if self.num_classes:
-      data['labels'] = dataset.labels
+      data['labels'] = dataset.condition_ids
     return self.par.put_data(data)
 
   def summary(self):

@@ -67,7 +67,8 @@ class Evaluator:
     self.metric = ev.best_metric if ev.best_metric != 'auto' else self.space.prefix + 'fid'
     n = self.ref.n
     self.z = sampling.fixed_latents(c.seed + 1, n, c.model.latent_dim)
-    self.labels = (np.arange(n) % exp.num_classes).astype(np.int32) if exp.num_classes else None
+    self.labels = (np.arange(n) % exp.label_classes).astype(np.int32) if exp.num_classes else None
+    self.g_labels = exp.condition_ids(self.labels, self.z)
     self.generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
     self.best_path = os.path.join(workdir, 'best.json')
     self.best = None
@@ -81,7 +82,8 @@ class Evaluator:
   def __call__(self, run_state, step, writer):
     canonical = self.exp.par.to_canonical(run_state)
     host = to_host({'p': state_lib.generator_params(canonical), 's': canonical.g_batch_stats})
-    images = sampling.generate_images(self.generate, host['p'], host['s'], self.z, self.labels)
+    images = sampling.generate_images(self.generate, host['p'], host['s'], self.z,
+                                      self.g_labels)
     result = evaluation.evaluate(self.space, self.ref, images,
                                  self.labels if self.scored_labels else None)
     scores = result['metrics']
@@ -114,7 +116,8 @@ def sampler_fn(exp, workdir, is_main):
   if exp.clusters:  # a mix, as the unconditional G it stands in for is sampled
     labels = sampling.mixed_labels(exp.config.seed, n, exp.num_classes)
   elif exp.num_classes:  # one row per class, as many rows as fit
-    labels = np.repeat(np.arange(side) % exp.num_classes, side).astype(np.int32)
+    labels = np.repeat(np.arange(side) % exp.label_classes, side).astype(np.int32)
+  labels = exp.condition_ids(labels, z)
   generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
   warned = []
 

@@ -64,7 +64,8 @@ class Generator:
     self.uses_ema = not raw and bool(jax.tree.leaves(state.g_ema_params))
     self.params = to_host(state_lib.generator_params(state, raw))
     self.batch_stats = to_host(state.g_batch_stats)
-    self.num_classes, self.image_shape = exp.num_classes, tuple(exp.image_shape)
+    self.num_classes, self.image_shape = exp.label_classes, tuple(exp.image_shape)
+    self.clusters_per_class = exp.clusters_per_class
     # labels are k-means cluster ids (data.clusters), not the dataset's classes
     self.pseudo_labels = bool(exp.clusters)
     self.latent_dim = self.config.model.latent_dim
@@ -74,8 +75,9 @@ class Generator:
 
   def images(self, z, labels=None):
     """uint8 [N,H,W,C] for latents z [N, latent_dim] (and int labels [N])."""
-    return sampling.generate_images(self._generate, self.params, self.batch_stats,
-                                    jnp.asarray(z), labels)
+    z = jnp.asarray(z)
+    return sampling.generate_images(self._generate, self.params, self.batch_stats, z,
+                                    sampling.condition_ids(labels, z, self.clusters_per_class))
 
 
 class Classifier:

@@ -65,11 +65,18 @@ def _folder_classes(data_config):
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-  """An in-memory dataset: images uint8 [N, H, W, C], labels int32 [N]."""
+  """An in-memory dataset: images uint8 [N, H, W, C], labels int32 [N]; conditions int32
+  [N] when G and D condition on something finer than the labels (data.clusters_per_class)."""
   name: str
   images: np.ndarray
   labels: Optional[np.ndarray]
   class_names: Tuple[str, ...]
+  conditions: Optional[np.ndarray] = None
+
+  @property
+  def condition_ids(self):
+    """What G and D are conditioned on: the conditions if set, else the labels."""
+    return self.labels if self.conditions is None else self.conditions
 
   @property
   def num_classes(self):

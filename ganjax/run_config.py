@@ -36,7 +36,8 @@ CHOICES = {
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
-            'data.sampling': 'epochs', 'data.clusters': 0, 'report': True, 'time_budget': 0.0,
+            'data.sampling': 'epochs', 'data.clusters': 0, 'data.clusters_per_class': 0,
+            'report': True, 'time_budget': 0.0,
             'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
             'optimizer.g.decay_steps': 0, 'optimizer.d.warmup_steps': 0,
             'optimizer.d.decay_steps': 0,
@@ -97,16 +98,23 @@ def validate(config):
 
 
 def _validate_clusters(flat):
-  """data.clusters: an integer >= 0, for a conditional model on an in-memory dataset."""
-  k = flat['data.clusters']
-  if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-    raise GanjaxError(f'--config.data.clusters must be an integer >= 0 (0: off), got {k!r}')
-  if k and flat['model.conditional'] is not True:
-    raise GanjaxError(f'--config.data.clusters={k} conditions G and D on cluster ids: set '
-                      '--config.model.conditional=True (and a conditioning, e.g. cbn)')
-  if k and flat.get('data.name') == input_pipeline.FOLDER:
-    raise GanjaxError('--config.data.clusters needs an in-memory dataset (mnist, '
-                      'fashion_mnist, cifar10); image folders stream: set it to 0')
+  """data.clusters and data.clusters_per_class: integers >= 0, at most one of them on, for
+  a conditional model on an in-memory dataset."""
+  on = []
+  for field in ('clusters', 'clusters_per_class'):
+    k = flat[f'data.{field}']
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+      raise GanjaxError(f'--config.data.{field} must be an integer >= 0 (0: off), got {k!r}')
+    if k and flat['model.conditional'] is not True:
+      raise GanjaxError(f'--config.data.{field}={k} conditions G and D on cluster ids: set '
+                        '--config.model.conditional=True (and a conditioning, e.g. cbn)')
+    if k and flat.get('data.name') == input_pipeline.FOLDER:
+      raise GanjaxError(f'--config.data.{field} needs an in-memory dataset (mnist, '
+                        'fashion_mnist, cifar10); image folders stream: set it to 0')
+    on += [field] * bool(k)
+  if len(on) > 1:
+    raise GanjaxError('--config.data.clusters (no labels) and data.clusters_per_class '
+                      '(clusters within each label) exclude each other: set one to 0')
 
 
 def _number(value):

@@ -20,6 +20,17 @@ def mixed_labels(seed, num, num_classes):
   return np.random.default_rng([seed, 0x1ABE]).permutation(balanced).astype(np.int32)
 
 
+def condition_ids(labels, z, per_class):
+  """G's condition ids int32 [N] for class labels [N] and latents z [N, latent]: the labels
+  if per_class is 0 (or labels None), else label * per_class + the cluster the latent
+  picks, floor(per_class * Phi(z[:, 0])): uniform over the class's clusters for normal z."""
+  if labels is None or not per_class:
+    return labels
+  u = np.asarray(jax.scipy.special.ndtr(jnp.asarray(z)[:, 0]), np.float64)
+  pick = np.minimum((u * per_class).astype(np.int32), per_class - 1)
+  return (np.asarray(labels, np.int32) * per_class + pick).astype(np.int32)
+
+
 def make_generate_fn(generator):
   """Returns jitted fn(g_params, g_batch_stats, z [N,latent], labels [N]|None) -> [N,H,W,C].
 

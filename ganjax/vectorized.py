@@ -119,7 +119,7 @@ def _loop(exps, dataset, workdirs, ckpts, states, step, is_main):
   exp, config = exps[0], exps[0].config
   arrays = {'images': dataset.images}
   if exp.num_classes:
-    arrays['labels'] = dataset.labels
+    arrays['labels'] = dataset.condition_ids
   data = exp.par.put_data(arrays)
   samplers = [e.sampler(len(dataset.images)) for e in exps]
   chunk = compile_chunk(exp, config.get('unroll_steps', False))

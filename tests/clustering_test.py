@@ -1,11 +1,12 @@
-"""Balanced k-means pseudo-labels (data.clusters): sizes, recovery, determinism, config."""
+"""Balanced k-means pseudo-labels (data.clusters, and data.clusters_per_class within the
+labels): sizes, recovery, determinism, config."""
 
 import jax
 import numpy as np
 import pytest
 
 from conftest import MNIST_DIR
-from ganjax import clustering, input_pipeline, run_config
+from ganjax import clustering, input_pipeline, run_config, sampling
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
 
@@ -76,3 +77,59 @@ def test_bad_cluster_configs(change, match):
     (c.model if key == 'conditional' else c.data)[key] = value
   with pytest.raises(GanjaxError, match=match):
     run_config.validate(c)
+
+
+def _per_class_config(m):
+  from configs import mnist_cond  # pylint: disable=g-import-not-at-top
+  c = mnist_cond.get_config()
+  c.data.dir, c.data.split, c.data.clusters_per_class = MNIST_DIR, 'test', m
+  return c
+
+
+def test_experiment_conditions_on_clusters_within_classes():
+  exp = Experiment(_per_class_config(3), devices=jax.devices()[:1])
+  assert (exp.num_classes, exp.label_classes) == (30, 10)
+  data = exp.load_dataset()
+  digits = input_pipeline.load_dataset(_per_class_config(3).data, True)
+  # the labels (and class names) stay the digits; the conditions refine them
+  np.testing.assert_array_equal(data.labels, digits.labels)
+  assert data.class_names == digits.class_names
+  np.testing.assert_array_equal(data.conditions // 3, data.labels)
+  assert data.conditions.dtype == np.int32 and data.condition_ids is data.conditions
+  for c in range(10):
+    sizes = np.bincount(data.conditions[data.labels == c] % 3, minlength=3)
+    assert sizes.max() - sizes.min() <= 1
+  np.testing.assert_array_equal(data.conditions, exp.load_dataset().conditions)
+
+
+def test_condition_ids_pick_a_class_cluster_by_the_latent():
+  z = jax.random.normal(jax.random.key(0), (40_000, 8))
+  labels = np.arange(40_000) % 10
+  ids = sampling.condition_ids(labels, z, 4)
+  np.testing.assert_array_equal(ids // 4, labels)
+  share = np.bincount(ids % 4, minlength=4) / 40_000
+  np.testing.assert_allclose(share, 0.25, atol=0.01)  # 4 sigma ~ 0.0087
+  # the pick follows the latent, not the position: the same z picks the same cluster
+  np.testing.assert_array_equal(sampling.condition_ids(labels[::-1], z[::-1], 4) % 4,
+                                (ids % 4)[::-1])
+  assert sampling.condition_ids(labels, z, 0) is labels
+  assert sampling.condition_ids(None, z, 4) is None
+
+
+@pytest.mark.parametrize('change, match', [
+    (dict(clusters_per_class=-2), 'clusters_per_class must be an integer >= 0'),
+    (dict(clusters=5), 'exclude each other'),
+    (dict(conditional=False), 'set --config.model.conditional=True'),
+])
+def test_bad_per_class_cluster_configs(change, match):
+  c = _per_class_config(4)
+  for key, value in change.items():
+    (c.model if key == 'conditional' else c.data)[key] = value
+  with pytest.raises(GanjaxError, match=match):
+    run_config.validate(c)
+
+
+def test_too_few_images_for_the_clusters_per_class_is_one_line():
+  exp = Experiment(_per_class_config(1200), devices=jax.devices()[:1])
+  with pytest.raises(GanjaxError, match='fewer than data.clusters_per_class=1200'):
+    exp.load_dataset()

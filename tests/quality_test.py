@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import MNIST_DIR, REPO as ROOT
-from ganjax import evaluation, inference, supervised, train
+from ganjax import evaluation, inference, sampling, supervised, train
 from ganjax.experiment import Experiment
 from ganjax.parallel import preprocess
 from ganjax.train_step import ema_update
@@ -156,6 +156,33 @@ def test_clusters_run_scores_without_label_accuracy_and_generates_a_mix(
   labels = np.load(f'{tmp_path}/mix.npz', allow_pickle=False)['labels']
   np.testing.assert_array_equal(np.bincount(labels, minlength=12), np.full(12, 2))
   assert not np.array_equal(labels, np.repeat(np.arange(12), 2))  # a mix, not class rows
+
+
+def test_clusters_per_class_run_scores_label_accuracy_and_generates_classes(
+    small_config, classifier_dir, tmp_path):
+  workdir = str(tmp_path / 'per_class')
+  small_config.model.conditional, small_config.data.clusters_per_class = True, 2
+  small_config.eval_every, small_config.eval_samples = 8, 200
+  small_config.eval.classifier = classifier_dir
+  train.train_and_evaluate(small_config, workdir)
+  evals = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))
+           if 'eval/domain_fid' in l]
+  # G conditions on 20 ids, but is asked for (and scored on) the 10 digits
+  assert len(evals) == 1 and 0.0 <= evals[0]['eval/label_accuracy'] <= 1.0
+  gen = inference.Generator(workdir)
+  assert gen.num_classes == 10 and gen.class_names == [str(i) for i in range(10)]
+  out = subprocess.run([sys.executable, '-m', 'experiments.generate', f'--workdir={workdir}',
+                        f'--out={tmp_path}/all', '--num=20', '--labels=all'],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = np.load(f'{tmp_path}/all.npz', allow_pickle=False)
+  np.testing.assert_array_equal(saved['labels'], np.repeat(np.arange(10), 2))
+  # each image is G at its label's cluster that its latent picks
+  z = inference.truncated_latents(0, 20, gen.latent_dim, None)  # generate's defaults
+  ids = sampling.condition_ids(saved['labels'], z, 2)
+  assert len(set(ids % 2)) == 2
+  want = sampling.generate_images(gen._generate, gen.params, gen.batch_stats, z, ids)
+  np.testing.assert_array_equal(saved['images'], want)
 
 
 def test_evaluate_errors_are_one_line(small_config, tmp_path):
