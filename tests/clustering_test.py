@@ -50,10 +50,13 @@ def test_kmeans_of_digits_groups_digits():
   assert purity > 0.5
 
 
-def _clusters_config(k):
-  from configs import mnist  # pylint: disable=g-import-not-at-top
-  c = mnist.get_config()
-  c.data.dir, c.data.split, c.data.clusters = MNIST_DIR, 'test', k
+def _clusters_config(k, field='clusters'):
+  """configs/mnist.py (data.clusters) or configs/mnist_cond.py (data.clusters_per_class)
+  with that field set to k, on the shared digits."""
+  from configs import mnist, mnist_cond  # pylint: disable=g-import-not-at-top
+  c = (mnist if field == 'clusters' else mnist_cond).get_config()
+  c.data.dir, c.data.split = MNIST_DIR, 'test'
+  c.data[field] = k
   return c
 
 
@@ -66,31 +69,29 @@ def test_experiment_conditions_on_clusters():
   np.testing.assert_array_equal(data.labels, exp.load_dataset().labels)
 
 
-@pytest.mark.parametrize('change, match', [
-    (dict(clusters=-1), 'must be an integer >= 0'),
-    (dict(conditional=False), 'set --config.model.conditional=True'),
-    (dict(name='folder'), 'image folders stream'),
+@pytest.mark.parametrize('field, change, match', [
+    ('clusters', dict(clusters=-1), 'clusters must be an integer >= 0'),
+    ('clusters', dict(conditional=False), 'set --config.model.conditional=True'),
+    ('clusters', dict(name='folder'), 'image folders stream'),
+    ('clusters_per_class', dict(clusters_per_class=-2), 'clusters_per_class must be an '
+     'integer >= 0'),
+    ('clusters_per_class', dict(clusters=5), 'exclude each other'),
+    ('clusters_per_class', dict(conditional=False), 'set --config.model.conditional=True'),
+    ('clusters_per_class', dict(name='folder'), 'image folders stream'),
 ])
-def test_bad_cluster_configs(change, match):
-  c = _clusters_config(10)
+def test_bad_cluster_configs(field, change, match):
+  c = _clusters_config(4, field)
   for key, value in change.items():
     (c.model if key == 'conditional' else c.data)[key] = value
   with pytest.raises(GanjaxError, match=match):
     run_config.validate(c)
 
 
-def _per_class_config(m):
-  from configs import mnist_cond  # pylint: disable=g-import-not-at-top
-  c = mnist_cond.get_config()
-  c.data.dir, c.data.split, c.data.clusters_per_class = MNIST_DIR, 'test', m
-  return c
-
-
 def test_experiment_conditions_on_clusters_within_classes():
-  exp = Experiment(_per_class_config(3), devices=jax.devices()[:1])
+  exp = Experiment(_clusters_config(3, 'clusters_per_class'), devices=jax.devices()[:1])
   assert (exp.num_classes, exp.label_classes) == (30, 10)
   data = exp.load_dataset()
-  digits = input_pipeline.load_dataset(_per_class_config(3).data, True)
+  digits = input_pipeline.load_dataset(_clusters_config(3, 'clusters_per_class').data, True)
   # the labels (and class names) stay the digits; the conditions refine them
   np.testing.assert_array_equal(data.labels, digits.labels)
   assert data.class_names == digits.class_names
@@ -116,20 +117,7 @@ def test_condition_ids_pick_a_class_cluster_by_the_latent():
   assert sampling.condition_ids(None, z, 4) is None
 
 
-@pytest.mark.parametrize('change, match', [
-    (dict(clusters_per_class=-2), 'clusters_per_class must be an integer >= 0'),
-    (dict(clusters=5), 'exclude each other'),
-    (dict(conditional=False), 'set --config.model.conditional=True'),
-])
-def test_bad_per_class_cluster_configs(change, match):
-  c = _per_class_config(4)
-  for key, value in change.items():
-    (c.model if key == 'conditional' else c.data)[key] = value
-  with pytest.raises(GanjaxError, match=match):
-    run_config.validate(c)
-
-
 def test_too_few_images_for_the_clusters_per_class_is_one_line():
-  exp = Experiment(_per_class_config(1200), devices=jax.devices()[:1])
+  exp = Experiment(_clusters_config(1200, 'clusters_per_class'), devices=jax.devices()[:1])
   with pytest.raises(GanjaxError, match='fewer than data.clusters_per_class=1200'):
     exp.load_dataset()
