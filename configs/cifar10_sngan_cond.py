@@ -5,6 +5,10 @@ uses its default Adam(2e-4, 0.5, 0.999) with no decay).
 
 python -m experiments.train --config=configs/cifar10_sngan_cond.py \
     --workdir=runs/cifar10_sngan_cond --config.data.dir=PATH_WITH/cifar-10-binary.tar.gz
+
+Measured (2026-12-04, AMD EPYC, 2 cores): --config.time_budget=20 gives 51 G steps in 20
+minutes (0.043 steps/s); blobs; domain FID 261 (floor 5.0) and label accuracy 0.11 from
+configs/cifar10_classifier.py. The paper's 50,000 steps would take ~13 days here.
 """
 
 from configs import cifar10_sngan
