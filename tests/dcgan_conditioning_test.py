@@ -57,6 +57,40 @@ def test_cbn_row_moves_only_its_class(generators):
   np.testing.assert_allclose(after[[0, 2]], before[[0, 2]], rtol=1e-5, atol=1e-6)
 
 
+def test_dense_norm_channel_normalizes_each_channel_of_the_projected_map():
+  g = DCGAN28Generator(**G_KW, dense_norm='channel')
+  variables = g.init(jax.random.PRNGKey(6), Z[:2], train=False)
+  _, state = g.apply(variables, Z, train=True, mutable=['batch_stats', 'intermediates'],
+                     capture_intermediates=True)
+  inter = state['intermediates']
+  h = np.asarray(inter['Dense_0']['__call__'][0]).reshape(4, 7, 7, 8)
+  mean, var = h.mean(axis=(0, 1, 2)), h.var(axis=(0, 1, 2))
+  want = (h - mean) / np.sqrt(var + 1e-3)    # Keras' epsilon; scale 1, bias 0 at init
+  np.testing.assert_allclose(inter['BatchNorm_0']['__call__'][0], want, rtol=1e-4, atol=1e-4)
+  assert state['batch_stats']['BatchNorm_0']['mean'].shape == (8,)
+
+
+@pytest.mark.parametrize('dense_norm, width', [('unit', 7 * 7 * 8), ('channel', 8)])
+def test_dense_norm_sets_the_class_table_width_and_rows_stay_per_class(dense_norm, width):
+  g = DCGAN28Generator(**G_KW, num_classes=3, dense_norm=dense_norm)
+  variables = g.init(jax.random.PRNGKey(7), Z[:2], LABELS[:2], train=False)
+  first = variables['params']['ConditionalBatchNorm_0']
+  assert first['gain']['embedding'].shape == first['bias']['embedding'].shape == (3, width)
+  before = g_forward(g, variables, LABELS, train=False)
+  params = {**variables['params'], 'ConditionalBatchNorm_0': {
+      **first, 'bias': {'embedding': first['bias']['embedding'].at[2].set(0.5)}}}
+  after = g_forward(g, {**variables, 'params': params}, LABELS, train=False)
+  moved = np.abs(after - before).reshape(4, -1).max(axis=1)
+  assert moved[2] > 1e-3
+  np.testing.assert_allclose(after[[0, 1, 3]], before[[0, 1, 3]], rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_dense_norm():
+  with pytest.raises(ValueError, match='unknown dense_norm'):
+    DCGAN28Generator(**G_KW, dense_norm='pixel').init(jax.random.PRNGKey(0), Z[:2],
+                                                      train=False)
+
+
 @pytest.fixture(scope='module')
 def plain_d():
   d = DCGAN28Discriminator(**D_KW)
@@ -75,6 +109,22 @@ def test_projection_output_by_hand(plain_d):
             'head': {'psi': {'kernel': kernel, 'bias': bias}, 'embed': {'embedding': embed}}}
   out = np.asarray(d.apply({'params': params}, X, LABELS, train=False))
   want = np.where(np.asarray(LABELS)[:, None] == 1, 2 * plain_out - np.asarray(bias), plain_out)
+  np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
+def test_pooled_projection_output_by_hand(plain_d):
+  plain, plain_vars, plain_out = plain_d
+  d = DCGAN28Discriminator(**D_KW, num_classes=3, projection_pool=True)
+  p = plain_vars['params']
+  embed = jax.random.normal(jax.random.PRNGKey(8), (3, 8))   # f_last wide, not 7*7*8
+  params = {'Conv_0': p['Conv_0'], 'Conv_1': p['Conv_1'],
+            'head': {'psi': p['Dense_0'], 'embed': {'embedding': embed}}}
+  out = np.asarray(d.apply({'params': params}, X, LABELS, train=False))
+  _, state = plain.apply(plain_vars, X, train=False, capture_intermediates=True,
+                         mutable=['intermediates'])
+  last = np.asarray(state['intermediates']['Activation_1']['__call__'][0])   # [4, 7, 7, 8]
+  pooled = last.mean(axis=(1, 2))
+  want = plain_out + np.sum(np.asarray(embed)[np.asarray(LABELS)] * pooled, -1, keepdims=True)
   np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
 
 

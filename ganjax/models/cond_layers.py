@@ -73,13 +73,15 @@ class ProjectionOutput(nn.Module):
   param_dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, features, labels, *, train):
-    """features φ [B, F], labels int [B] (unused when num_classes == 0) -> [B, 1]."""
+  def __call__(self, features, labels, *, train, class_features=None):
+    """features φ [B, F], labels int [B] (unused when num_classes == 0) -> [B, 1];
+    class_features [B, F'] (default φ) is what the class embedding is projected on."""
     prec = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
     out = sn(nn.Dense(1, kernel_init=self.kernel_init, name='psi', **prec))(features)
     if self.num_classes:
-      embed = sn(nn.Embed(self.num_classes, features.shape[-1], embedding_init=self.kernel_init,
+      phi = features if class_features is None else class_features
+      embed = sn(nn.Embed(self.num_classes, phi.shape[-1], embedding_init=self.kernel_init,
                           name='embed', **prec))(labels)
-      out = out + jnp.sum(embed * features, axis=-1, keepdims=True)
+      out = out + jnp.sum(embed * phi, axis=-1, keepdims=True)
     return out

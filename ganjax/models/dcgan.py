@@ -27,6 +27,9 @@ class DCGAN28Generator(nn.Module):
 
   With num_classes > 0 (conditioning 'cbn'), every BatchNorm takes per-class gains and
   biases (SNGAN's categorical conditional BN); the unconditional model is unchanged.
+  dense_norm: the projected 7x7xf0 map's BatchNorm is per unit (the seed's, after its
+  Dense: statistics and class tables for each of the 7*7*f0 units) or per channel (over
+  B x 7 x 7, f0-wide class tables, as SNGAN's G: 49x smaller tables for many classes).
   """
   image_shape: Sequence[int]
   features: Sequence[int] = (256, 128, 64)
@@ -34,6 +37,7 @@ class DCGAN28Generator(nn.Module):
   negative_slope: float = 0.3  # Keras' LeakyReLU() default, as the seed uses it
   num_classes: int = 0
   conditioning: str = 'cbn'   # with num_classes > 0: cbn (the only choice)
+  dense_norm: str = 'unit'    # unit | channel
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # transposed convs: auto | xla | subpixel (same params)
@@ -44,6 +48,9 @@ class DCGAN28Generator(nn.Module):
   def __call__(self, z, labels=None, *, train):
     """Maps latents (and int labels [B] when conditional) to images in [-1, 1]."""
     check_conditioning(self, ('cbn',), labels)
+    if self.dense_norm not in ('unit', 'channel'):
+      raise ValueError(f"DCGAN28Generator: unknown dense_norm {self.dense_norm!r}; use "
+                       "'unit' or 'channel'")
     h, w, c = self.image_shape
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
     prec = precision(self)
@@ -62,6 +69,8 @@ class DCGAN28Generator(nn.Module):
     f0, f1, f2 = self.features
     x = sn(nn.Dense(h // 4 * w // 4 * f0, use_bias=False, kernel_init=keras_kernel_init,
                     **prec))(to_compute(z, self.dtype))
+    if self.dense_norm == 'channel':
+      x = x.reshape((z.shape[0], h // 4, w // 4, f0))
     x = act()(norm(x)).reshape((z.shape[0], h // 4, w // 4, f0))
     k = (self.kernel, self.kernel)
     for feat, stride in ((f1, 1), (f2, 2)):
@@ -77,8 +86,9 @@ class DCGAN28Discriminator(nn.Module):
   """Seed 004: [B, 28, 28, C] -> logits [B, 1]; strided 5x5 convs, dropout 0.3.
 
   With num_classes > 0: conditioning 'projection' adds <embed(y), φ> to the logit
-  (Miyato & Koyama 2018; φ the flattened features), 'acgan' appends num_classes class
-  logits [B, 1 + num_classes]. The unconditional model is unchanged.
+  (Miyato & Koyama 2018; φ the flattened features, or with projection_pool their mean
+  over positions, f_last wide: 49x smaller embeddings for many classes), 'acgan' appends
+  num_classes class logits [B, 1 + num_classes]. The unconditional model is unchanged.
   """
   features: Sequence[int] = (64, 128)
   kernel: int = 5
@@ -86,6 +96,7 @@ class DCGAN28Discriminator(nn.Module):
   dropout: float = 0.3
   num_classes: int = 0
   conditioning: str = 'projection'   # with num_classes > 0: projection | acgan
+  projection_pool: bool = False
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
@@ -103,8 +114,10 @@ class DCGAN28Discriminator(nn.Module):
                       train, self.conv_impl, sn, prec)
     phi = flatten(x)
     if self.num_classes and self.conditioning == 'projection':
+      pooled = jnp.mean(x, axis=(1, 2)) if self.projection_pool else None
       out = ProjectionOutput(self.num_classes, self.spectral_norm, keras_kernel_init,
-                             name='head', **prec)(phi, labels, train=train)
+                             name='head', **prec)(phi, labels, train=train,
+                                                  class_features=pooled)
     else:
       out = sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(phi)
     if self.num_classes and self.conditioning == 'acgan':
