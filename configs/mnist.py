@@ -30,8 +30,9 @@ eval every 1,000 steps, each seed's own floor 11.0-15.1): every seed meets the t
 --recipes=configs/mnist.py,configs/mnist_cond.py --seeds=0-2 --budget=1.0
 --classifier=runs/mnist_classifier --eval_every=1000 --data_dir=../shared/data/mnist
 --data_split=test
-Next to measure: model.generator.dense_norm='channel' with model.discriminator.projection_pool
-(f0- and f_last-wide class tables instead of 7*7*f0: 49x smaller for K = 200) runs this
+Next to measure: c.model.generator.dense_norm = 'channel' and
+c.model.discriminator.projection_pool = True set in get_config (dcgan28's fields: f0- and
+f_last-wide class tables instead of 7*7*f0, 49x smaller for K = 200) run this
 recipe at 17.5 steps/s against 12.1 (1.45x; steps 500-1,500, AMD EPYC, 2026-12-04); its
 quality per T is not measured yet, so the recipe keeps the per-unit tables.
 Tried and dropped for the unconditional net: Adam(2e-4, 0.5) with EMA 0.999 (FID 492 at
