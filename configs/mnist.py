@@ -30,11 +30,22 @@ eval every 1,000 steps, each seed's own floor 11.0-15.1): every seed meets the t
 --recipes=configs/mnist.py,configs/mnist_cond.py --seeds=0-2 --budget=1.0
 --classifier=runs/mnist_classifier --eval_every=1000 --data_dir=../shared/data/mnist
 --data_split=test
-Next to measure: c.model.generator.dense_norm = 'channel' and
-c.model.discriminator.projection_pool = True set in get_config (dcgan28's fields: f0- and
-f_last-wide class tables instead of 7*7*f0, 49x smaller for K = 200) run this
-recipe at 17.5 steps/s against 12.1 (1.45x; steps 500-1,500, AMD EPYC, 2026-12-04); its
-quality per T is not measured yet, so the recipe keeps the per-unit tables.
+Tried and dropped (AMD EPYC, 2026-12-04, T = 414.9 s, seed 0): dcgan28's narrow class
+tables, generator.dense_norm = 'channel' (G's 7x7 map normalized per channel, f0-wide
+tables) with discriminator.projection_pool = True (D's class embedding projected on the
+position-mean of its last map): 6,730 steps in 1 T (1.3x) but FID 762 at 2k steps and 315
+at 1 T, the unconditional net's figure: the 7*7*f0-wide tables are per-cluster spatial
+templates, and they are what makes this recipe fast to good digits. Each alone, 0.35 T:
+this recipe FID 109 (1,525 steps), 'channel' alone 263 (2,005), projection_pool alone 828
+(1,855). Where the step's time goes (benchmarks.dcgan's ganjax loop, random data, same
+machine and session): 8.15 steps/s with 200 ids, 10.40 with 10 ids (same net), 10.45 with
+no conditioning, 8.91 without the EMA: the work that grows with the 200 x 7*7*64 tables
+(1.9M of the 2.3M parameters: dense gradients, Adam and EMA over rows absent from the
+batch too) is ~22% of a step. Updating only the batch's rows is the next speed lead; it changes Adam's moments, so it needs the
+boards again.
+Also dropped (same session, seed 0, 1 T = 414.9 s): batch 32 (2.1x the steps, 10,500, but
+FID 31.8 at 7k steps and 26.2 at 1 T, noisier) and EMA 0.998 (FID 37.7 at 4k, 26.0 at 1 T,
+4,965 steps), against this recipe's 38.1 at 4k and 24.9 at 5k steps on seed 0.
 Tried and dropped for the unconditional net: Adam(2e-4, 0.5) with EMA 0.999 (FID 492 at
 1 T); BatchNorm statistics recomputed for the EMA weights (no gain); hinge loss with
 spectral norm in D (FID 628 vs 522 at 3k steps); seed 004's D widths (2.7x slower a step).

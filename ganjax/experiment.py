@@ -123,7 +123,7 @@ class Experiment:
     (seed 0: the same clusters for every training seed and every resume). validate()
     has refused streaming folders."""
     start = time.perf_counter()
-    pixels = dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
+    pixels = _pixels(dataset)
     ids = clustering.balanced_kmeans(pixels, self.clusters, seed=0)
     logging.info('data.clusters: %d balanced k-means clusters of %d images in %.1f s',
                  self.clusters, len(ids), time.perf_counter() - start)
@@ -135,7 +135,7 @@ class Experiment:
     clusters of their pixels, ids c * m .. c * m + m - 1 (seed 0, as _with_clusters)."""
     m = self.clusters_per_class
     start = time.perf_counter()
-    pixels = dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
+    pixels = _pixels(dataset)
     ids = np.zeros(len(pixels), np.int32)
     for c in range(self.label_classes):
       members = np.flatnonzero(dataset.labels == c)
@@ -165,3 +165,8 @@ class Experiment:
                                  latent_dim=self.config.model.latent_dim,
                                  image_shape=self.image_shape,
                                  num_classes=self.num_classes)
+
+
+def _pixels(dataset):
+  """The dataset's images as float32 rows in [0, 1]: [N, H*W*C], what k-means clusters."""
+  return dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
