@@ -215,14 +215,19 @@ def markdown(rows, budget_seconds):
 
 
 def mean_curve(histories, metric):
-  """(train_seconds [S], values [S]) per evaluated step: both means over the seeds that
-  evaluated that step and have `metric` (steps evaluated by every seed alike)."""
-  steps = sorted({e['step'] for h in histories for e in h if e.get(metric) is not None})
-  xs, ys = [], []
-  for step in steps:
-    hits = [e for h in histories for e in h
-            if e['step'] == step and e.get(metric) is not None and e['train_seconds'] is not None]
-    if hits:
-      xs.append(np.mean([e['train_seconds'] for e in hits]))
-      ys.append(np.mean([e[metric] for e in hits]))
+  """(train_seconds [S], values [S]): means over the seeds at each step that every seed
+  evaluated, then at the seeds' last evaluations (a budget ends each seed at its own step)."""
+  runs = [[e for e in h if e.get(metric) is not None and e['train_seconds'] is not None]
+          for h in histories]
+  runs = [r for r in runs if r]
+  if not runs:
+    return np.zeros(0), np.zeros(0)
+  common = set.intersection(*({e['step'] for e in r} for r in runs))
+  points = [[e for r in runs for e in r if e['step'] == step]
+            for step in sorted(common)]
+  last = [r[-1] for r in runs]
+  if not common or any(e['step'] > max(common) for e in last):
+    points.append(last)
+  xs = [np.mean([e['train_seconds'] for e in p]) for p in points]
+  ys = [np.mean([e[metric] for e in p]) for p in points]
   return np.asarray(xs), np.asarray(ys)

@@ -133,3 +133,15 @@ def test_recipe_row_and_markdown(tmp_path):
       '| bad | 1 | not reached (0/1) | not reached (0/1) | 13.5 | 1 | 0.01 | 50 | 25 |']
   assert ('- fid<=2x floor: domain_fid <= 2x floor, class_coverage >= 1, class_kl <= 0.02 '
           '(mlp, bad)') in text
+
+
+def test_mean_curve_averages_common_steps_then_the_last_evaluations():
+  point = lambda step, t, fid: {'step': step, 'train_seconds': t, 'domain_fid': fid}
+  a = [point(1000, 10.0, 100.0), point(2000, 20.0, 50.0), point(2500, 25.0, 40.0)]
+  b = [point(1000, 12.0, 80.0), point(2000, 22.0, 30.0), point(2300, 24.0, 20.0)]
+  xs, ys = lb.mean_curve([a, b], 'domain_fid')
+  assert xs.tolist() == [11.0, 21.0, 24.5]   # not 2300 and 2500 as one-seed points
+  assert ys.tolist() == [90.0, 40.0, 30.0]
+  xs, ys = lb.mean_curve([a[:2], b[:2]], 'domain_fid')   # ending on a common step
+  assert xs.tolist() == [11.0, 21.0] and ys.tolist() == [90.0, 40.0]
+  assert lb.mean_curve([[], [{'step': 5, 'train_seconds': None}]], 'domain_fid')[0].size == 0
