@@ -17,16 +17,12 @@ import os
 import numpy as np
 from absl import app, flags
 
+from ganjax.input_pipeline import idx_bytes
+
 flags.DEFINE_string('package', 'package', 'The unpacked npm package (holds src/clothes/).')
 flags.DEFINE_string('out', 'data/fashion_mnist', 'Where to write the IDX files.')
 flags.DEFINE_integer('test_per_class', 1000, 'Last images of each class that form t10k.')
 FLAGS = flags.FLAGS
-
-
-def idx_bytes(array):
-  """An unsigned-byte IDX file's bytes for a uint8 array of any rank."""
-  header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, '>u4').tobytes()
-  return header + np.ascontiguousarray(array, np.uint8).tobytes()
 
 
 def read_class(path):

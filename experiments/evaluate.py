@@ -25,6 +25,9 @@ flags.DEFINE_string('classifier', None, 'Domain space: a configs/mnist_classifie
                     '(default: the run\'s config.eval.classifier).')
 flags.DEFINE_string('inception_weights', None, 'Inception space: the pt_inception-2015-12-05 '
                     'weights file (default: the run\'s config.eval.inception_weights).')
+flags.DEFINE_enum('unseen_split', None, ['auto', 'none', 'train', 'test'], 'Real images '
+                  'never trained on, for the floor and the copying test (default: the run\'s '
+                  'config.eval.unseen_split; auto: data.dir\'s other split if there).')
 flags.DEFINE_bool('raw', False, 'Score the raw G weights even if the run keeps an EMA.')
 flags.DEFINE_float('truncation', None, 'Truncation psi > 0 of the latents (default: none).')
 flags.DEFINE_string('denoise', None, 'A DAE workdir: score G\'s samples after denoising.')
@@ -49,9 +52,11 @@ def main(argv):
       classifier=FLAGS.classifier or ev.get('classifier', ''),
       inception_weights=FLAGS.inception_weights or ev.get('inception_weights', ''))
   denoiser = inference.load_denoiser(FLAGS.denoise)
-  ref = evaluation.load_reference(gen.config.data, FLAGS.num, seed=gen.config.seed)
+  ref = evaluation.load_reference(gen.config.data, FLAGS.num, seed=gen.config.seed,
+                                  unseen_split=FLAGS.unseen_split or ev.get('unseen_split',
+                                                                            'auto'))
   if ref.n < FLAGS.num:
-    print(f'note: the data holds {2 * ref.n} usable real images, so n = {ref.n} per set')
+    print(f'note: the data holds too few usable real images for {FLAGS.num}: n = {ref.n}')
   n = ref.n
   labels = asked_labels(n, gen.num_classes)
   images = gen.images(inference.truncated_latents(FLAGS.seed, n, gen.latent_dim,

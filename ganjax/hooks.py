@@ -62,8 +62,10 @@ class Evaluator:
                                           inception_weights=ev.inception_weights)
     # cluster ids are not the classifier's classes: no label accuracy for them
     self.scored_labels = not exp.clusters
+    unseen = evaluation.load_unseen(c.data, c.eval_samples, c.seed,
+                                    ev.get('unseen_split', 'auto'), self.scored_labels)
     self.ref = evaluation.reference_from(dataset, c.eval_samples, seed=c.seed,
-                                         with_labels=self.scored_labels)
+                                         with_labels=self.scored_labels, unseen=unseen)
     self.metric = ev.best_metric if ev.best_metric != 'auto' else self.space.prefix + 'fid'
     n = self.ref.n
     self.z = sampling.fixed_latents(c.seed + 1, n, c.model.latent_dim)

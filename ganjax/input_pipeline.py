@@ -91,6 +91,12 @@ class Dataset:
     return self.images.shape[0]
 
 
+def idx_bytes(array):
+  """An unsigned-byte IDX file's bytes for a uint8 array of any rank (read_idx's inverse)."""
+  header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, '>u4').tobytes()
+  return header + np.ascontiguousarray(array, np.uint8).tobytes()
+
+
 def read_idx(path):
   """Reads an IDX file (raw or .gz) into a numpy array of its stored shape."""
   opener = gzip.open if path.endswith('.gz') else open

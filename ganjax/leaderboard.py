@@ -20,9 +20,12 @@ from ganjax.errors import GanjaxError
 
 # Mirrors evaluation.LOWER_IS_BETTER (evaluation imports JAX): a metric named by one of
 # these, or ending in _<one of these>, is better lower; the rest higher.
-LOWER_IS_BETTER = ('fid', 'kid', 'class_kl')
+LOWER_IS_BETTER = ('fid', 'kid', 'class_kl', 'copying_below')
 OPS = {'<=': operator.le, '<': operator.lt, '>=': operator.ge, '>': operator.gt}
 BEST_METRICS = ('domain_fid', 'class_coverage', 'class_kl', 'label_accuracy')
+# A recipe is flagged as copying when a seed's samples at its best FID have a median
+# d(nearest training) / d(nearest unseen) below this (unseen reals score about 1).
+COPYING_FLAG = 0.95
 
 
 def lower_is_better(metric):
@@ -168,7 +171,35 @@ def recipe_row(recipe, runs, budget_seconds, factors=(3.0, 2.0)):
       row['best'][metric] = aggregate([b and b['value'] for b in best])
   for name in ('train_seconds', 'eval_seconds'):
     row[name] = aggregate([_total(r['rows'], name) for r in runs])
+  row['copying'] = copying_at_best(histories, runs, budget_seconds, stops)
   return row
+
+
+def copying_at_best(histories, runs, budget_seconds, stops, fid='domain_fid'):
+  """The copying test at each seed's best `fid` within the budget: {'median', 'below'}
+  aggregates, the floor's (unseen reals') median, and 'flag': whether a seed's median is
+  below COPYING_FLAG. Empty when the runs have no copying test (no unseen split)."""
+  at_best = []
+  for h, stop in zip(histories, stops):
+    best = best_within(h, fid, budget_seconds, stop)
+    entry = next((e for e in h if best and e['step'] == best['step']), {})
+    at_best.append(entry)
+  medians = [e.get('copying_median') for e in at_best]
+  if all(m is None for m in medians):
+    return {}
+  return {'median': aggregate(medians),
+          'below': aggregate([e.get('copying_below') for e in at_best]),
+          'floor_median': aggregate([r['floor'].get('copying_median') for r in runs]),
+          'flag': any(m is not None and m < COPYING_FLAG for m in medians)}
+
+
+def _copying_cell(copying):
+  """'median (floor f), below' with a COPIES flag, or '-'."""
+  if not copying:
+    return '-'
+  text = (f'{_pm(copying["median"], "{:.2f}")} (floor {_pm(copying["floor_median"], "{:.2f}")})'
+          f', {_pm(copying["below"], "{:.2f}")} < 0.8')
+  return text + (' **COPIES**' if copying['flag'] else '')
 
 
 def _pm(agg, fmt='{:.3g}'):
@@ -191,9 +222,10 @@ def markdown(rows, budget_seconds):
   budget, total train and eval seconds."""
   sets = list(dict.fromkeys(s for r in rows for s in r['thresholds']))
   metrics = [m for m in BEST_METRICS if any(m in r['best'] for r in rows)]
+  copying = any(r.get('copying') for r in rows)
   head = (['recipe', 'seeds'] + [f'{c} {s}' for s in sets for c in ('s to', 'steps to')]
           + [f'best {m} in {budget_seconds:.0f} s' for m in metrics]
-          + ['train s', 'eval s'])
+          + (['copying at best FID'] if copying else []) + ['train s', 'eval s'])
   lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   for r in rows:
     cells = [r['recipe'], str(r['n'])]
@@ -201,6 +233,7 @@ def markdown(rows, budget_seconds):
       hit = r['thresholds'].get(s)
       cells += [_reached(hit['seconds']), _reached(hit['steps'])] if hit else ['-', '-']
     cells += [_pm(r['best'][m], '{:.4g}') if m in r['best'] else '-' for m in metrics]
+    cells += [_copying_cell(r.get('copying'))] if copying else []
     cells += [_pm(r['train_seconds'], '{:.0f}'), _pm(r['eval_seconds'], '{:.0f}')]
     lines.append('| ' + ' | '.join(cells) + ' |')
   notes = []
@@ -209,6 +242,9 @@ def markdown(rows, budget_seconds):
     for r in (r for r in rows if s in r['thresholds']):
       users.setdefault(r['thresholds'][s]['conditions'], []).append(r['recipe'])
     notes += [f'- {s}: {c} ({", ".join(names)})' for c, names in users.items()]
+  notes += [f'- copying: median over samples of d(nearest training image) / d(nearest '
+               f'unseen real image), the floor is the unseen reals\' own; **COPIES**: a '
+               f'seed\'s median < {COPYING_FLAG:g}'] if copying else []
   return ('Time is training wall time (evaluations excluded). Mean ± sample std (ddof=1) '
           'over seeds; times to a threshold over the seeds that reached it (k/n).\n\n'
           + '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n')

@@ -29,12 +29,14 @@ CHOICES = {
     'parallel': parallel.MODES,
     'conv_impl': conv.IMPLS,
     'eval.features': ('auto', 'domain', 'inception'),
+    'eval.unseen_split': ('auto', 'none', 'train', 'test'),
     'model.dtype': ('float32', 'bfloat16'),
     'model.param_dtype': ('float32', 'bfloat16'),
     'model.conditional': (False, True, 'auto'),
 }
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
-DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'ema_decay': 0.0,
+DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_split': 'auto',
+            'ema_decay': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
             'data.sampling': 'epochs', 'data.clusters': 0, 'data.clusters_per_class': 0,
             'report': True, 'time_budget': 0.0,
@@ -57,6 +59,7 @@ RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_ever
                'log_every', 'steps_per_dispatch', 'parallel', 'data.dir', 'data.tfds_dir',
                'data.source', 'conv_impl', 'unroll_steps', 'eval_every', 'eval_samples',
                'eval.features', 'eval.classifier', 'eval.inception_weights', 'eval.best_metric',
+               'eval.unseen_split',
                'report', 'model.dtype', 'time_budget'}
 
 

@@ -92,6 +92,16 @@ def _knn_radii(x, k, batch_size):
   return radii
 
 
+def nearest_distances(x, y, batch_size=1000):
+  """Euclidean distance of each row of x [N,D] to its nearest row of y [M,D] -> [N]."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  y_sq = (y * y).sum(axis=1)
+  out = np.empty(len(x))
+  for s in range(0, len(x), batch_size):
+    out[s:s + batch_size] = np.sqrt(_sq_dists(x[s:s + batch_size], y, y_sq).min(axis=1))
+  return out
+
+
 def _coverage(points, centers, radii, batch_size):
   """Fraction of points [N,D] within radii[j] (squared) of some centers[j] [M,D]."""
   c_sq = (centers * centers).sum(axis=1)
