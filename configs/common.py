@@ -106,7 +106,9 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.keep_checkpoints = 3
   c.report = True               # write WORKDIR/report/ (curves, samples, GIF, page) at the end
   c.eval_every = 0              # > 0: score samples every N steps, keep the best in WORKDIR/best
-  c.eval_samples = 5000         # generated images per evaluation (= reference = held-out)
+  # generated images per evaluation (= reference = floor); Inception FID's usual 10k for
+  # CIFAR-10 and folders (50k for a paper's table: experiments.evaluate --num=50000)
+  c.eval_samples = 10000 if data_config.name in ('cifar10', 'folder') else 5000
   c.eval = ml_collections.ConfigDict(dict(
       features='auto',          # auto (domain for MNIST-like, else inception) | domain | inception
       classifier='',            # domain space: a configs/mnist_classifier.py workdir

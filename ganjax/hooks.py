@@ -59,7 +59,8 @@ class Evaluator:
     c, ev = exp.config, exp.config.eval
     self.exp, self.workdir, self.is_main = exp, workdir, is_main
     self.space = evaluation.feature_space(ev.features, c.data.name, classifier=ev.classifier,
-                                          inception_weights=ev.inception_weights)
+                                          inception_weights=ev.inception_weights,
+                                          cache_dir=evaluation.feature_cache_dir(c.data))
     # cluster ids are not the classifier's classes: no label accuracy for them
     self.scored_labels = not exp.clusters
     unseen = evaluation.load_unseen(c.data, c.eval_samples, c.seed,

@@ -87,10 +87,17 @@ def test_sources_refuse_bad_input(tmp_path):
     assert '\n' not in str(e.value)
 
 
-def test_dataset_spec_loads_the_split_with_a_content_key():
+def test_dataset_spec_loads_the_split_and_caches_by_content(tmp_path):
   source = fid_sources.load('mnist:test', MNIST_DIR)
   assert source.images.shape == (10000, 28, 28, 1) and source.images.dtype == np.uint8
-  assert source.cache_key.startswith('mnist-test-') and len(source.cache_key) == 27
+  assert source.cached
+  stem = fid_stats.cache_stem('c', source.images, 'space')
+  assert stem == fid_stats.cache_stem('c', source.images.copy(), 'space')
+  assert stem != fid_stats.cache_stem('c', source.images[1:], 'space')
+  assert stem != fid_stats.cache_stem('c', source.images, 'other space')
+  assert fid_stats.usable_cache_dir(str(tmp_path / 'new')) == str(tmp_path / 'new')
+  (tmp_path / 'file').write_text('')
+  assert fid_stats.usable_cache_dir(str(tmp_path / 'file' / 'sub')) == ''   # cannot be made
 
 
 def test_statistics_file_round_trip_and_damage(tmp_path):

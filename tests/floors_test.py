@@ -163,3 +163,25 @@ def test_npm_digits_become_a_train_split(tmp_path):
     assert {g.tobytes() for g in got} == {w.tobytes() for w in want[d]}   # bytes back exactly
   test = input_pipeline.load_dataset(common.data('mnist', dir=str(out), split='test'))
   assert len(test.images) == 10000
+
+
+def test_real_features_are_cached_by_content(tmp_path, digits):
+  """Two runs' evaluators with the same reference embed its real images once."""
+  train, _, unseen, _ = digits
+  pad = lambda x: np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+  calls = []
+
+  def run(images):
+    calls.append(len(images))
+    return images.reshape(len(images), -1).astype(np.float32), None
+
+  space = evaluation.FeatureSpace('padded', '', run, cache_dir=str(tmp_path / 'cache'))
+  results = []
+  for _ in range(2):
+    ref = evaluation.Reference(pad(train), None, 300, seed=1, unseen=pad(unseen))
+    results.append(evaluation.evaluate(space, ref, pad(train[:50])))
+  assert sorted(calls) == [50, 50, 300, 300, 300]   # reference, floor, U once; samples twice
+  assert results[0]['floor'] == results[1]['floor']
+  assert len(os.listdir(tmp_path / 'cache')) == 3
+  assert evaluation.feature_cache_dir(common.data('folder', dir='/x')) == ''
+  assert evaluation.feature_cache_dir(common.data('cifar10', dir='/d')) == '/d/fid_cache'

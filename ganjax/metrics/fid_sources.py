@@ -4,6 +4,7 @@ file (ganjax.metrics.fid_stats). Images come back as uint8 [N,H,W,C], C = 1 or 3
 
 import dataclasses
 import os
+import time
 import zipfile
 from typing import Optional
 
@@ -18,12 +19,12 @@ from ganjax.readers import folder
 
 @dataclasses.dataclass
 class Source:
-  """One side of a comparison: images [N,H,W,C] uint8, or precomputed Stats; cache_key
-  names a dataset split's images for the feature cache ('' for others)."""
+  """One side of a comparison: images [N,H,W,C] uint8, or precomputed Stats; cached: a
+  dataset split's, whose features are worth caching."""
   spec: str
   images: Optional[np.ndarray] = None
   stats: Optional[fid_stats.Stats] = None
-  cache_key: str = ''
+  cached: bool = False
 
 
 def check_images(images, where):
@@ -97,8 +98,38 @@ def load(spec, data_dir=''):
       raise GanjaxError(f'cannot read {spec} as an .npz ({type(e).__name__}); give an .npz '
                         'of uint8 images, a statistics file, a folder or NAME:SPLIT') from None
   if ':' in spec and not os.path.exists(spec):
-    images = _read_dataset(spec, data_dir)
-    return Source(spec, images=images, cache_key=f'{spec.replace(":", "-")}-'
-                                                 f'{fid_stats.images_digest(images)}')
+    return Source(spec, images=_read_dataset(spec, data_dir), cached=True)
   raise GanjaxError(f'{spec} does not exist; give an .npz of uint8 images, a statistics '
                     'file, a folder of images, or NAME:SPLIT (e.g. cifar10:train)')
+
+
+def measure(source, space, cache_dir='', log=lambda message: None):
+  """(features [N,D] or None, Stats) of a Source in a FeatureSpace (evaluation.py). A
+  dataset split's features go through cache_dir's content-addressed cache (resumable;
+  fid_stats.cache_stem) and its statistics to .stats.npz beside them."""
+  if source.stats is not None:
+    if source.stats.space != space.name:
+      raise GanjaxError(f'{source.spec} holds statistics in {source.stats.space!r}, not '
+                        f'{space.name!r}; write it again with --save_stats')
+    return None, source.stats
+  start, first = time.time(), []
+
+  def progress(done, total):
+    first.extend([] if first else [(done, time.time())])   # rate from the first chunk on
+    rate = (done - first[0][0]) / max(time.time() - first[0][1], 1e-9)
+    log(f'{source.spec}: {done}/{total} images' + (f', {rate:.1f} images/s' if rate else ''))
+
+  cache_dir = fid_stats.usable_cache_dir(cache_dir)
+  if cache_dir and source.cached:
+    stem = fid_stats.cache_stem(cache_dir, source.images, space.name)
+    features = fid_stats.cached_features(space.embed, source.images, stem + '.npy',
+                                         progress=progress)
+    result = fid_stats.stats_of(features, space.name)
+    if not os.path.exists(stem + '.stats.npz'):
+      fid_stats.save(stem + '.stats.npz', result)
+    return features, result
+  features = space.embed(source.images)
+  seconds = max(time.time() - start, 1e-9)
+  log(f'{source.spec}: {len(features)} images in {seconds:.1f} s '
+      f'({len(features) / seconds:.1f} images/s)')
+  return features, fid_stats.stats_of(features, space.name)

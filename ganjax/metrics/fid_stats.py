@@ -91,9 +91,23 @@ def images_digest(images):
   return h.hexdigest()[:16]
 
 
-def space_tag(space):
-  """A short hash of a feature space's name, so caches of different spaces never mix."""
-  return hashlib.sha256(space.encode()).hexdigest()[:8]
+def cache_stem(cache_dir, images, space):
+  """cache_dir/<content hash of images>-<hash of the space's name>: where the features of
+  these images in that space are cached (+ '.npy'; statistics: + '.stats.npz')."""
+  tag = hashlib.sha256(space.encode()).hexdigest()[:8]
+  return os.path.join(cache_dir, f'{images_digest(images)}-{tag}')
+
+
+def usable_cache_dir(cache_dir):
+  """cache_dir if it exists or can be made and is writable, else '' (a read-only data
+  folder, e.g. a shared copy, just goes uncached)."""
+  if not cache_dir:
+    return ''
+  try:
+    os.makedirs(cache_dir, exist_ok=True)
+  except OSError:
+    return ''
+  return cache_dir if os.access(cache_dir, os.W_OK) else ''
 
 
 def cached_features(embed, images, path, chunk=1000, progress=None):
