@@ -91,13 +91,15 @@ def test_installed_weights_are_the_default(monkeypatch, tmp_path):
 
 def test_truncated_archive_names_the_pip_line(tmp_path):
   path = tmp_path / 'default_1.pt'
-  data = open(WEIGHTS, 'rb').read()
+  with open(WEIGHTS, 'rb') as f:
+    data = f.read()
   path.write_bytes(data[:len(data) // 3])
   with pytest.raises(GanjaxError) as e:
     inception.load_params(str(path))
   assert inception_weights.PIP_LINE in str(e.value) and '\n' not in str(e.value)
 
 
+@pytest.mark.filterwarnings('ignore:`torch.jit.script` is deprecated')
 def test_foreign_torchscript_module_is_refused(tmp_path):
   import torch  # pylint: disable=g-import-not-at-top
   path = tmp_path / 'other.pt'

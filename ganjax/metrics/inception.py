@@ -16,6 +16,7 @@ import numpy as np
 from jax import lax
 
 from ganjax.errors import GanjaxError
+from ganjax.metrics import inception_nvidia
 from ganjax.metrics.inception_weights import (bad_weights_message, installed_weights,
                                               missing_weights_message, read_state_dict)
 
@@ -236,81 +237,12 @@ def _expected_shapes():
   return out
 
 
-# NVIDIA's TorchScript names (the TF graph's: conv, mixed_3.tower_1.conv_2, ...) -> ours.
-_NVIDIA_STEM = {'conv': 'Conv2d_1a_3x3', 'conv_1': 'Conv2d_2a_3x3', 'conv_2': 'Conv2d_2b_3x3',
-                'conv_3': 'Conv2d_3b_1x1', 'conv_4': 'Conv2d_4a_3x3'}
-_NVIDIA_BRANCHES = {
-    'A': {'conv': 'branch1x1', 'tower.conv': 'branch5x5_1', 'tower.conv_1': 'branch5x5_2',
-          'tower_1.conv': 'branch3x3dbl_1', 'tower_1.conv_1': 'branch3x3dbl_2',
-          'tower_1.conv_2': 'branch3x3dbl_3', 'tower_2.conv': 'branch_pool'},
-    'B': {'conv': 'branch3x3', 'tower.conv': 'branch3x3dbl_1',
-          'tower.conv_1': 'branch3x3dbl_2', 'tower.conv_2': 'branch3x3dbl_3'},
-    'C': {'conv': 'branch1x1', 'tower.conv': 'branch7x7_1', 'tower.conv_1': 'branch7x7_2',
-          'tower.conv_2': 'branch7x7_3', 'tower_2.conv': 'branch_pool',
-          **{f'tower_1.conv{"_" + str(i) if i else ""}': f'branch7x7dbl_{i + 1}'
-             for i in range(5)}},
-    'D': {'tower.conv': 'branch3x3_1', 'tower.conv_1': 'branch3x3_2',
-          **{f'tower_1.conv{"_" + str(i) if i else ""}': f'branch7x7x3_{i + 1}'
-             for i in range(4)}},
-    'E': {'conv': 'branch1x1', 'tower_conv': 'branch3x3_1', 'tower_mixed_conv': 'branch3x3_2a',
-          'tower_mixed_conv_1': 'branch3x3_2b', 'tower_1_conv': 'branch3x3dbl_1',
-          'tower_1_conv_1': 'branch3x3dbl_2', 'tower_1_mixed_conv': 'branch3x3dbl_3a',
-          'tower_1_mixed_conv_1': 'branch3x3dbl_3b', 'tower_2_conv': 'branch_pool'},
-}
-_NVIDIA_BLOCKS = dict(zip(
-    ['mixed'] + [f'mixed_{i}' for i in range(1, 11)],
-    [('Mixed_5b', 'A'), ('Mixed_5c', 'A'), ('Mixed_5d', 'A'), ('Mixed_6a', 'B'),
-     ('Mixed_6b', 'C'), ('Mixed_6c', 'C'), ('Mixed_6d', 'C'), ('Mixed_6e', 'C'),
-     ('Mixed_7a', 'D'), ('Mixed_7b', 'E'), ('Mixed_7c', 'E')]))
-# Its BatchNorm has no scale (the TF graph's): beta, mean, var.
-_NVIDIA_BN = {'beta': 'bias', 'mean': 'running_mean', 'var': 'running_var'}
-
-
-def _nvidia_layer(path):
-  """'mixed_3.tower_1.conv_2' -> 'Mixed_6a.branch3x3dbl_3'; KeyError if not a layer."""
-  if path in _NVIDIA_STEM:
-    return _NVIDIA_STEM[path]
-  block, rest = path.split('.', 1)
-  name, kind = _NVIDIA_BLOCKS[block]
-  return f'{name}.{_NVIDIA_BRANCHES[kind][rest]}'
-
-
-def from_nvidia_names(state_dict):
-  """NVIDIA's TorchScript FID Inception tensors ({'[net.]layers.<layer>.weight|beta|mean|
-  var'}; its 'output' classifier is ignored) -> the torch-fidelity state dict they equal,
-  BatchNorm scale 1."""
-  out = {}
-  for name, value in state_dict.items():
-    _, found, key = name.partition('layers.')
-    if not found:
-      if name.split('.')[-2:-1] == ['output'] or name.startswith('output.'):
-        continue
-      raise GanjaxError(f'unexpected key {name!r}: not the FID Inception network')
-    layer, leaf = key.rsplit('.', 1)
-    try:
-      ours = _nvidia_layer(layer)
-    except (KeyError, ValueError):
-      raise GanjaxError(f'unexpected key {name!r}: not the FID Inception network') from None
-    if leaf == 'weight':
-      out[f'{ours}.conv.weight'] = value
-      out[f'{ours}.bn.weight'] = np.ones(np.shape(value)[0], np.float32)
-    elif leaf in _NVIDIA_BN:
-      out[f'{ours}.bn.{_NVIDIA_BN[leaf]}'] = value
-    else:
-      raise GanjaxError(f'unexpected key {name!r}: not the FID Inception network')
-  return out
-
-
-def _is_nvidia(state_dict):
-  return any(name.endswith('layers.conv.weight') for name in state_dict)
-
-
 def convert_state_dict(state_dict):
   """The FID Inception's weights {name: array}, in torch-fidelity's or NVIDIA's TorchScript
   naming -> Flax variables {'params', 'batch_stats'}; GanjaxError naming the first wrong,
   missing or extra key."""
-  if _is_nvidia(state_dict):
-    state_dict = from_nvidia_names(state_dict)
+  if inception_nvidia.is_nvidia(state_dict):
+    state_dict = inception_nvidia.to_fidelity_names(state_dict)
   expected = _expected_shapes()
   variables = {}
   for name, value in state_dict.items():
