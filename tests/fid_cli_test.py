@@ -39,7 +39,7 @@ def parse(stdout):
 @needs_network
 def test_npz_folder_and_statistics_file_agree(tmp_path):
   rng = np.random.default_rng(0)
-  gray = rng.integers(0, 256, (6, 28, 28, 1), np.uint8)   # repeated to RGB inside
+  gray = rng.integers(0, 256, (6, 32, 32, 1), np.uint8)   # repeated to RGB inside
   np.savez(tmp_path / 'a.npz', images=gray)
   folder = write_folder(tmp_path / 'b', rng.integers(0, 256, (6, 32, 32, 3), np.uint8))
   first = fid_cli(tmp_path / 'a.npz', folder, f'--save_stats={tmp_path / "a_stats.npz"}')
