@@ -7,7 +7,9 @@ python -m benchmarks.cifar10_fid --data_dir=data/cifar10 [--json=F]
 Features of the 50k training and 10k test images go through experiments.fid's cache
 (DATA_DIR/fid_cache, resumable: ~1 hour on 2 CPU cores, a minute on a GPU). Rows:
 - test 10k vs train 50k: the floor of a paper's FID (50k samples against the training
-  set's statistics) for a generator as good as unseen real images, at n = 10k;
+  set's statistics) for a generator as good as unseen real images, at n = 10k; the one
+  published value found is a user's "fid(x_train_50k, fid_val_10k)=3.1" in
+  NVlabs/stylegan2-ada issue #53, given without its code ("it might be wrong");
 - the first 5k training images vs the first 5k test images: torch-fidelity's regression
   constant for exactly these sets, 10.3233274, which its test requires to equal TTUR's
   TensorFlow reference to 1e-5 relative (toshas/torch-fidelity,
@@ -63,7 +65,7 @@ def main(argv):
                                      space, cache, _log)[0] for split in ('train', 'test'))
   halves = np.random.default_rng(0).permutation(len(train))
   rows = [
-      _row('test vs train', test, train),
+      _row('test vs train', test, train, '3.1 (NVlabs/stylegan2-ada issue #53; unconfirmed)'),
       _row('first 5k train vs first 5k test', train[:5000], test[:5000],
            f'{TORCH_FIDELITY_5K} (torch-fidelity vs TTUR TF)'),
       _row('train half vs train half (seeded)', train[halves[:25000]], train[halves[25000:]]),
