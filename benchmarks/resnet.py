@@ -182,7 +182,7 @@ def unsupported(config):
 
 
 def lr_factor(opt, updates_per_step):
-  """state.learning_rate's schedule as a LambdaLR factor of the update count."""
+  """optimizers.learning_rate's schedule as a LambdaLR factor of the update count."""
   warmup = opt.get('warmup_steps', 0) * updates_per_step
   decay = opt.get('decay_steps', 0) * updates_per_step
 

@@ -68,6 +68,8 @@ def reg(**overrides):
       gp_one_sided=False,        # penalize only norms above 1
       r1=0.0, r2=0.0,            # γ of R1 (reals) / R2 (fakes): γ/2 E||∇D||²
       r1_every=1,                # lazy R1/R2: every k D updates, scaled by k (StyleGAN2: 16)
+      lazy='own_step',           # k > 1: own_step (StyleGAN2: D's lr * c, betas ** c,
+                                 # c = k/(k+1)) | fused (in the main D loss, lr as set)
       lecam=0.0,                 # λ of LeCam's penalty (CIFAR-10: 0.3)
       lecam_decay=0.99,          # its EMAs' decay
       lecam_start=1000), **overrides)   # G steps before it applies
@@ -77,7 +79,9 @@ def augment(**overrides):
   """Differentiable augmentation of D's inputs (augment.py); off with an empty policy."""
   return dict(dict(
       policy='',                 # comma list of color, translation, cutout
-      p=1.0,                     # probability per function and sample (adaptive: the start, < 1)
+      # probability per function and sample; -1 (augment.AUTO_P): 0 if adaptive (ADA's
+      # start), else 1 (DiffAugment). A float, not None: the flags and --grid parse by type.
+      p=-1.0,
       adaptive=False,            # ADA: adjust p towards E[sign D(x_real)] = target
       target=0.6, adjust_every=4,  # ADA's target and interval (G steps)
       kimg=500.0), **overrides)  # ADA's speed: p moves by at most 1 per kimg*1000 reals

@@ -1,4 +1,5 @@
-r"""Generates images from a trained run: F.npz (uint8 images [N,H,W,C], labels) and F.png.
+r"""Generates images from a trained run: F.npz (uint8 images [N,H,W,C]; a conditional G's
+class `labels`, or a data.clusters G's k-means `clusters`) and F.png.
 
 python -m experiments.generate --workdir=/tmp/mnist_mlp --num=100 --seed=0 --out=/tmp/digits
 """
@@ -18,7 +19,8 @@ flags.DEFINE_string('out', None, 'Output path stem: writes OUT.npz and OUT.png.'
 flags.DEFINE_integer('step', None, 'Checkpoint step (default: the newest that reads back).')
 flags.DEFINE_string('labels', None, "Conditional models: 'all' (one row per class) or a "
                     'comma-separated list of class names or indices, cycled over --num. A data.clusters '
-                    'model draws a balanced random mix of its clusters by default.')
+                    'model draws a balanced random mix of its clusters by default, saved as '
+                    'clusters (never labels, which are classes).')
 flags.DEFINE_enum('conv_impl', None, ['auto', 'xla', 'subpixel'], 'Override the run\'s '
                   'transposed-convolution formulation (same parameters, same images).')
 flags.DEFINE_bool('raw', False, 'Sample with the raw G weights even if the run keeps an EMA.')
@@ -68,7 +70,7 @@ def main(argv):
     images = denoiser(images)
   stem = figures.output_stem(FLAGS.out)
   os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-  extra = {} if labels is None else {'labels': labels}
+  extra = {} if labels is None else {gen.label_key: labels}
   np.savez(stem + '.npz', images=images, **extra)
   # 'all': one row per class; labels are laid out class-major above.
   rows = None if mixed or labels is None or FLAGS.labels not in (None, 'all') else gen.num_classes

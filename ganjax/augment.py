@@ -23,6 +23,14 @@ OPS = {'color': ('brightness', 'saturation', 'contrast'), 'translation': ('trans
        'cutout': ('cutout',)}
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
+# augment.p's default, 'auto': a float (not None), so that config flags and sweep grids
+# parse p as one; start_p says what it means.
+AUTO_P = -1.0
+
+
+def start_p(p, adaptive):
+  """augment.p as set, or for AUTO_P its default: 0 if adaptive (ADA starts there), else 1."""
+  return (0.0 if adaptive else 1.0) if p == AUTO_P else p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +46,9 @@ class AugmentConfig:
   @classmethod
   def from_config(cls, aug):
     """From a config's `augment` ConfigDict ('' policy: off)."""
-    return cls(policy=parse_policy(aug.get('policy', '')), p=float(aug.get('p', 1.0)),
-               adaptive=bool(aug.get('adaptive', False)),
+    adaptive = bool(aug.get('adaptive', False))
+    return cls(policy=parse_policy(aug.get('policy', '')),
+               p=float(start_p(aug.get('p', AUTO_P), adaptive)), adaptive=adaptive,
                target=float(aug.get('target', 0.6)),
                adjust_every=int(aug.get('adjust_every', 4)), kimg=float(aug.get('kimg', 500.0)))
 

@@ -13,8 +13,10 @@ from ganjax import (augment, clustering, input_pipeline, losses, regularizers, r
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.parallel import DataParallel
-from ganjax.state import init_state, make_optimizer
-from ganjax.train_step import StepConfig, batches_per_step, make_step_fns, real_batch_size
+from ganjax.objectives.step import (StepConfig, batches_per_step, d_phases, make_step_fns,
+                                    own_reg_phase, real_batch_size)
+from ganjax.optimizers import make_optimizer
+from ganjax.state import init_state
 
 
 class Experiment:
@@ -40,9 +42,12 @@ class Experiment:
     self.generator, self.discriminator = build_models(
         config.model, image_shape=self.image_shape, num_classes=self.num_classes,
         axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
-    d_updates = config.d_steps * (2 if config.d_batch == 'separate' else 1)
     self.g_tx = make_optimizer(config.optimizer.g)
-    self.d_tx = make_optimizer(config.optimizer.d, d_updates)
+    step = self.step_config()
+    # D's optimizer updates per G step: one per D phase, a lazy phase every k-th time.
+    d_updates = config.d_steps * sum(1 / p.interval for p in d_phases(step))
+    lazy = step.reg.r1_every if own_reg_phase(step.reg) else 1
+    self.d_tx = make_optimizer(config.optimizer.d, d_updates, lazy)
 
   def _init_fn(self):
     return functools.partial(init_state, self.config, self.generator, self.discriminator,

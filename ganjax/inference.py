@@ -68,6 +68,8 @@ class Generator:
     self.clusters_per_class = exp.clusters_per_class
     # labels are k-means cluster ids (data.clusters), not the dataset's classes
     self.pseudo_labels = bool(exp.clusters)
+    # what those ids are called in outputs: 'labels' only ever means classes
+    self.label_key = 'clusters' if self.pseudo_labels else 'labels'
     self.latent_dim = self.config.model.latent_dim
     self.class_names = run_config.load_classes(workdir) or [str(i) for i in
                                                             range(self.num_classes)]

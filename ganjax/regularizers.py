@@ -22,6 +22,9 @@ class RegConfig:
   r1: float = 0.0               # γ of R1 on reals
   r2: float = 0.0               # γ of R2 on fakes
   r1_every: int = 1             # lazy R1/R2: every k D updates, scaled by k
+  # k > 1: 'own_step': an update of their own, D's lr * c and betas ** c, c = k / (k + 1)
+  # (StyleGAN2); 'fused': added to that D update's loss, the optimizer as configured.
+  lazy: str = 'own_step'
   lecam: float = 0.0            # λ of LeCam's penalty
   lecam_decay: float = 0.99     # the decay of its EMAs of D's outputs
   lecam_start: int = 1000       # G steps before the penalty applies (EMAs track the last batch)

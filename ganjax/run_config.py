@@ -6,7 +6,7 @@ import os
 
 import ml_collections
 
-from ganjax import augment, input_pipeline, losses, parallel, regularizers, state
+from ganjax import augment, input_pipeline, losses, optimizers, parallel, regularizers
 from ganjax.models import conv
 from ganjax.errors import GanjaxError
 
@@ -22,12 +22,13 @@ CHOICES = {
     'loss.relativistic': losses.RELATIVISTIC,
     'fakes_for_d': ('train', 'inference'),
     'data.sampling': input_pipeline.SAMPLING,
-    'optimizer.g.name': state.OPTIMIZERS,
-    'optimizer.d.name': state.OPTIMIZERS,
+    'optimizer.g.name': optimizers.OPTIMIZERS,
+    'optimizer.d.name': optimizers.OPTIMIZERS,
     'd_batch': ('combined', 'separate'),
     'updates': ('alternating', 'simultaneous'),
     'parallel': parallel.MODES,
     'conv_impl': conv.IMPLS,
+    'reg.lazy': ('own_step', 'fused'),
     'eval.features': ('auto', 'domain', 'inception'),
     'eval.unseen_split': ('auto', 'none', 'train', 'test'),
     'model.dtype': ('float32', 'bfloat16'),
@@ -47,10 +48,11 @@ DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_spli
             'model.dtype': 'float32', 'model.param_dtype': 'float32', 'model.discriminator.spectral_norm': False,
             **_field_defaults('loss', losses.LossConfig), 'loss.clip': 0.0,
             **_field_defaults('reg', regularizers.RegConfig, skip=('clip',)),
-            **_field_defaults('augment', augment.AugmentConfig), 'augment.policy': ''}
+            **_field_defaults('augment', augment.AugmentConfig), 'augment.policy': '',
+            'reg.lazy': 'fused'}
 # Non-negative weights, and fields in ranges: (name, low, high, what the range means).
 WEIGHTS = ('loss.class_weight', 'loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam')
-RANGES = (('augment.p', 0.0, 1.0, 'a probability'),
+RANGES = (('augment.p', 0.0, 1.0, 'a probability (or -1: 0 if adaptive, else 1)'),
           ('augment.target', -1.0, 1.0, 'the target of r_t = E[sign D(x_real)]'),
           ('reg.lecam_decay', 0.0, 0.999999, 'an EMA decay'),
           ('loss.real_label', 0.0, 1.0, 'a probability'))
@@ -75,9 +77,22 @@ def flatten(config, prefix=''):
   return out
 
 
+def _effective(config):
+  """{'a.b': value} of a config with the defaults of missing fields, augment.p's AUTO_P
+  as the start it means (an old workdir's explicit 1.0 trains the same), and reg.lazy
+  only where a lazy penalty runs (older workdirs trained it 'fused')."""
+  flat = {**DEFAULTS, **flatten(config)}
+  flat['augment.p'] = augment.start_p(flat['augment.p'], flat['augment.adaptive'])
+  every = flat['reg.r1_every']
+  lazy = isinstance(every, int) and every > 1 and bool(flat['reg.r1'] or flat['reg.r2'])
+  if not lazy and flat['reg.lazy'] in CHOICES['reg.lazy']:
+    flat['reg.lazy'] = 'own_step'   # no lazy penalty: the choice changes nothing
+  return flat
+
+
 def validate(config):
   """Raises a one-line GanjaxError for out-of-range values of the enumerated fields."""
-  flat = {**DEFAULTS, **flatten(config)}
+  flat = _effective(config)
   for name, allowed in CHOICES.items():
     if flat.get(name) not in allowed:
       raise GanjaxError(f'--config.{name}={flat.get(name)!r} is not one of {list(allowed)}')
@@ -154,10 +169,10 @@ def _validate_objective(flat):
     raise GanjaxError('--config.augment.adaptive=True adapts the strength of the ops in '
                       '--config.augment.policy, which is empty: set e.g. '
                       '--config.augment.policy=color,translation,cutout')
-  if flat['augment.adaptive'] and flat['augment.p'] == 1.0:
-    raise GanjaxError('--config.augment.adaptive=True starts p at --config.augment.p=1.0 '
-                      '(full strength); ADA starts at 0: set --config.augment.p=0 (or the '
-                      'start you want below 1)')
+  if flat['augment.adaptive'] and flat['augment.p'] >= 1.0:
+    raise GanjaxError(f'--config.augment.adaptive=True starts p at --config.augment.p='
+                      f'{flat["augment.p"]!r} (full strength); ADA starts at 0: drop '
+                      '--config.augment.p (its default is 0 here) or set a start below 1')
   if flat['loss.name'] == 'relativistic' and flat['d_batch'] != 'combined':
     raise GanjaxError("--config.loss.name=relativistic couples reals and fakes in one D "
                       "loss: it needs --config.d_batch=combined")
@@ -196,8 +211,8 @@ def save_or_check(config, workdir, write=True):
   """Saves config.json for a new run, or checks a resumed run trains the same thing."""
   path = os.path.join(workdir, 'config.json')
   if os.path.exists(path):
-    saved = {**DEFAULTS, **flatten(load(workdir))}
-    now = {**DEFAULTS, **flatten(json.loads(config.to_json_best_effort()))}
+    saved = _effective(load(workdir))
+    now = _effective(json.loads(config.to_json_best_effort()))
     diffs = sorted(k for k in set(saved) | set(now)
                    if k not in RUN_CONTROL and saved.get(k) != now.get(k))
     if diffs:

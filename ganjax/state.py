@@ -5,7 +5,6 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
-import optax
 
 
 @flax.struct.dataclass
@@ -22,38 +21,6 @@ class GANState:
   g_ema_params: Any = None  # EMA of g_params when config.ema_decay > 0, else {}
   lecam_ema: Any = None     # LeCam's EMAs of D's outputs {'real', 'fake'} when reg.lecam > 0
   ada: Any = None           # adaptive augmentation {'p', 'signs', 'count'} when augment.adaptive
-
-
-OPTIMIZERS = ('adam', 'rmsprop')
-
-
-def learning_rate(opt_config, updates_per_step=1):
-  """The learning rate: a constant, or (warmup_steps / decay_steps > 0, in G steps) a
-  linear warm-up from 0 and a linear decay to 0 at decay_steps (SNGAN's schedule), counted
-  in this optimizer's updates (D makes updates_per_step of them per G step)."""
-  lr = opt_config.learning_rate
-  warmup = opt_config.get('warmup_steps', 0) * updates_per_step
-  decay = opt_config.get('decay_steps', 0) * updates_per_step
-  if not warmup and not decay:
-    return lr
-  pieces, bounds = [], []
-  if warmup:
-    pieces.append(optax.linear_schedule(0.0, lr, warmup))
-    bounds.append(warmup)
-  pieces.append(optax.linear_schedule(lr, 0.0, decay - warmup) if decay else
-                optax.constant_schedule(lr))
-  return optax.join_schedules(pieces, bounds) if bounds else pieces[0]
-
-
-def make_optimizer(opt_config, updates_per_step=1):
-  """optax Adam from {learning_rate, b1, b2}, or RMSprop (the original WGAN's) from
-  {learning_rate} when name='rmsprop'; the rate follows learning_rate()."""
-  name = opt_config.get('name', 'adam')
-  lr = learning_rate(opt_config, updates_per_step)
-  if name == 'rmsprop':
-    # torch's RMSprop: alpha 0.99, eps added to sqrt(v) (optax's default adds it inside).
-    return optax.rmsprop(lr, decay=0.99, eps=1e-8, eps_in_sqrt=False)
-  return optax.adam(lr, b1=opt_config.b1, b2=opt_config.b2)
 
 
 def latent_shape(config, batch):
@@ -81,8 +48,9 @@ def init_state(config, generator, discriminator, g_tx, d_tx, image_shape, num_cl
       g_ema_params=g_vars['params'] if config.get('ema_decay', 0.0) else {},
       lecam_ema=({'real': jnp.zeros((), jnp.float32), 'fake': jnp.zeros((), jnp.float32)}
                  if config.get('reg', {}).get('lecam', 0.0) else {}),
-      ada=({'p': jnp.asarray(config.augment.p, jnp.float32), 'signs': jnp.zeros((), jnp.float32),
-            'count': jnp.zeros((), jnp.float32)}
+      # augment.p's default, -1 (augment.AUTO_P), starts ADA at 0
+      ada=({'p': jnp.asarray(max(config.augment.p, 0.0), jnp.float32),
+            'signs': jnp.zeros((), jnp.float32), 'count': jnp.zeros((), jnp.float32)}
            if config.get('augment', {}).get('adaptive', False) else {}))
 
 

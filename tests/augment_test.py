@@ -121,3 +121,17 @@ def test_ada_p_rises_when_d_overfits_and_falls_when_it_does_not():
   np.testing.assert_allclose(trace[10:], [0.45, 0.4, 0.35, 0.3], rtol=1e-5)
   assert float(augment.ada_adjust(0.0, -1.0, target=0.6, images=500, kimg=10)) == 0.0
   assert float(augment.ada_adjust(0.99, 1.0, target=0.6, images=500, kimg=10)) == 1.0
+
+
+def test_p_defaults_to_0_with_ada_and_1_without():
+  """configs.common's augment.p is AUTO_P: ADA starts at 0, DiffAugment runs at 1; an
+  explicit p is kept either way."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from configs import common  # pylint: disable=g-import-not-at-top
+  aug = lambda **kw: augment.AugmentConfig.from_config(
+      ml_collections.ConfigDict(common.augment(policy='color', **kw)))
+  assert common.augment()['p'] == augment.AUTO_P
+  assert aug().p == 1.0 and aug(adaptive=True).p == 0.0
+  assert aug(p=0.2, adaptive=True).p == 0.2 and aug(p=0.3).p == 0.3
+  assert aug(p=0.0).p == 0.0 and not aug(p=0.0).active
+  assert augment.AugmentConfig.from_config({'policy': 'color', 'adaptive': True}).p == 0.0

@@ -88,11 +88,55 @@ def _error_line(proc):
     (['--config.num_stepz=5'], 'unknown config field: num_stepz'),
     (['--config.loss.generator=wgan'], "is not one of ['non_saturating', 'minimax']"),
     (['--config.batch_size=100'], 'does not divide across 8 devices'),
+    (['--config.augment.policy=color', '--config.augment.adaptive=True',
+      '--config.augment.p=1'], 'ADA starts at 0: drop --config.augment.p'),
 ])
 def test_bad_training_input_is_one_line(args, match, tmp_path):
   proc = run(*TRAIN, f'--workdir={tmp_path}/w', *args, check=False, env=EIGHT_DEVICES)
   assert match in _error_line(proc)
   assert not os.path.exists(f'{tmp_path}/w/checkpoints')
+
+
+def test_ada_on_the_command_line_starts_at_p_0(tmp_path):
+  """policy + adaptive alone is ADA as Karras et al. run it: p starts at 0 (augment.p's
+  default), held until the first adjustment (step adjust_every = 4)."""
+  from ganjax import run_config  # pylint: disable=g-import-not-at-top
+  from ganjax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+  from ganjax.experiment import Experiment  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'ada')
+  run(*TRAIN, *CHEAP, f'--workdir={workdir}', '--config.augment.policy=color,translation,cutout',
+      '--config.augment.adaptive=True', '--config.num_steps=2', '--config.log_every=1',
+      '--config.steps_per_dispatch=1', '--config.model.latent_dim=8',
+      '--config.model.generator.hidden=(32,64)', '--config.model.discriminator.hidden=(64,32)')
+  rows = [json.loads(l) for l in open(f'{workdir}/metrics.jsonl')]
+  assert [r['augment_p'] for r in rows] == [0.0, 0.0]
+  ckpt = Checkpointer(workdir, read_only=True)
+  try:
+    state, _ = ckpt.restore(Experiment(run_config.load(workdir)).abstract_state())
+  finally:
+    ckpt.close()
+  assert float(state.ada['p']) == 0.0
+
+
+@pytest.mark.parametrize('field, key', [('clusters', 'clusters'), ('clusters_per_class', 'labels'),
+                                        (None, 'labels')])
+def test_generate_writes_cluster_ids_as_clusters_and_classes_as_labels(small_config, tmp_path,
+                                                                       field, key):
+  """data.clusters ids are k-means clusters, not classes: never under 'labels'. With
+  clusters_per_class, labels stay the digits G is asked for."""
+  from ganjax import train  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'run')
+  small_config.model.conditional, small_config.report = True, False
+  small_config.num_steps = small_config.checkpoint_every = 4
+  if field:
+    small_config.data[field] = 4 if field == 'clusters' else 2
+  train.train_and_evaluate(small_config, workdir)
+  run('-m', 'experiments.generate', f'--workdir={workdir}', '--num=8', f'--out={tmp_path}/g')
+  saved = np.load(f'{tmp_path}/g.npz', allow_pickle=False)
+  assert sorted(saved) == sorted(['images', key])
+  assert saved['images'].shape == (8, 28, 28, 1)
+  want = np.arange(4) if field == 'clusters' else np.arange(8) % 10
+  np.testing.assert_array_equal(np.sort(saved[key]), np.sort(np.resize(want, 8)))
 
 
 def test_generate_without_checkpoint_is_one_line(tmp_path):

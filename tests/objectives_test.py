@@ -113,8 +113,10 @@ def test_one_g_step_raises_ds_score_of_the_fakes(small_config, loss):
   assert score(after) > score(state)
 
 
-def test_lazy_r1_is_k_times_the_penalty_every_k_d_updates(small_config):
-  small_config.reg.r1 = 2.0
+def test_fused_lazy_r1_is_k_times_the_penalty_every_k_d_updates(small_config):
+  """reg.lazy='fused' (ganjax before StyleGAN2's own Dreg step): k times the penalty
+  in the loss of every k-th D update; own_step is in lazy_regularization_test."""
+  small_config.reg.update(r1=2.0, lazy='fused')
   _, eager = _run(small_config, jax.devices()[:1], steps=1)
   small_config.reg.r1_every = 3
   lazy_state, lazy = _run(small_config, jax.devices()[:1], steps=4)
@@ -202,7 +204,11 @@ def test_bad_objective_values_are_one_line_errors_naming_the_field(small_config,
 
 
 @pytest.mark.parametrize('overrides,message', [
-    ({'augment.adaptive': True, 'augment.policy': 'color'}, 'ADA starts at 0'),
+    ({'augment.adaptive': True, 'augment.policy': 'color', 'augment.p': 1.0},
+     'ADA starts at 0: drop --config.augment.p'),
+    ({'augment.adaptive': True, 'augment.policy': 'color', 'augment.p': 1.5},
+     'augment.p is a probability'),
+    ({'augment.p': -0.5, 'augment.policy': 'color'}, 'must be in [0, 1], got -0.5'),
     ({'augment.adaptive': True, 'augment.p': 0.0}, 'augment.policy, which is empty'),
     ({'fakes_for_d': 'inference', 'updates': 'simultaneous'}, 'updates=alternating'),
     ({'augment.policy': ('color',)}, 'one comma-separated string'),
@@ -219,6 +225,45 @@ def test_bad_objective_combinations_are_one_line_errors(small_config, overrides,
   with pytest.raises(GanjaxError) as e:
     run_config.validate(ml_collections.ConfigDict(config))
   assert message in str(e.value) and '\n' not in str(e.value)
+
+
+def test_ada_starts_at_0_by_default_and_at_an_explicit_p(small_config):
+  """augment.p's default (AUTO_P) is 0 with adaptive, 1 without; an explicit p holds."""
+  small_config.augment.policy = ALL_OPS
+  run_config.validate(small_config)
+  assert Experiment(small_config).step_config().aug.p == 1.0
+  small_config.augment.adaptive = True
+  run_config.validate(small_config)
+  exp = Experiment(small_config)
+  assert float(exp.init_state().ada['p']) == 0.0 and exp.step_config().aug.p == 0.0
+  small_config.augment.p = 0.2
+  assert float(Experiment(small_config).init_state().ada['p']) == np.float32(0.2)
+
+
+def test_workdirs_resume_across_the_p_default(small_config, tmp_path):
+  """config.json with p stored explicitly (1.0 before AUTO_P, or an ADA start) resumes
+  under today's default when it trained the same p, and only then."""
+  import json  # pylint: disable=g-import-not-at-top
+  small_config.augment.policy = ALL_OPS
+  for adaptive, stored in ((False, 1.0), (True, 0.0)):
+    small_config.augment.update(adaptive=adaptive, p=-1.0)
+    old = json.loads(small_config.to_json_best_effort())
+    old['augment']['p'] = stored
+    (tmp_path / 'config.json').write_text(json.dumps(old))
+    run_config.save_or_check(small_config, str(tmp_path), write=False)
+  small_config.augment.p = 0.2
+  with pytest.raises(GanjaxError, match="augment.p: 0.0 -> 0.2"):
+    run_config.save_or_check(small_config, str(tmp_path), write=False)
+
+
+def test_a_sweep_grid_parses_p_as_a_float(small_config):
+  from ganjax import sweep  # pylint: disable=g-import-not-at-top
+  small_config.augment.update(policy=ALL_OPS, adaptive=True)
+  grid = sweep.parse_grid(small_config, ['augment.p=0.1,0.2'])
+  assert grid == {'augment.p': [0.1, 0.2]}
+  point = sweep.apply(small_config, {'augment.p': 0.1}, 0)
+  run_config.validate(point)
+  assert float(Experiment(point).init_state().ada['p']) == np.float32(0.1)
 
 
 def test_penalties_with_batchnorm_in_d_are_warned_about(tmp_path):
