@@ -1,14 +1,10 @@
 """Experiment: everything a config builds (models, optimizers, parallel mode, steps)."""
 
-import dataclasses
 import functools
-import time
 
 import jax
-import numpy as np
-from absl import logging
 
-from ganjax import (augment, clustering, input_pipeline, losses, regularizers, run_config,
+from ganjax import (augment, input_pipeline, losses, regularizers, run_config,
                     sampling, summary)
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
@@ -119,38 +115,7 @@ class Experiment:
     if self.num_classes and not self.clusters and dataset.num_classes != self.label_classes:
       raise GanjaxError(f'{self.config.data.dir} has {dataset.num_classes} classes, the '
                         f'model was built for {self.label_classes}')
-    if self.clusters_per_class:
-      return self._with_clusters_per_class(dataset)
-    return self._with_clusters(dataset) if self.clusters else dataset
-
-  def _with_clusters(self, dataset):
-    """The dataset with its labels replaced by balanced k-means cluster ids of the pixels
-    (seed 0: the same clusters for every training seed and every resume). validate()
-    has refused streaming folders."""
-    start = time.perf_counter()
-    pixels = _pixels(dataset)
-    ids = clustering.balanced_kmeans(pixels, self.clusters, seed=0)
-    logging.info('data.clusters: %d balanced k-means clusters of %d images in %.1f s',
-                 self.clusters, len(ids), time.perf_counter() - start)
-    names = tuple(f'cluster_{j}' for j in range(self.clusters))
-    return dataclasses.replace(dataset, labels=ids, class_names=names)
-
-  def _with_clusters_per_class(self, dataset):
-    """The dataset with conditions: class c's images split into m balanced k-means
-    clusters of their pixels, ids c * m .. c * m + m - 1 (seed 0, as _with_clusters)."""
-    m = self.clusters_per_class
-    start = time.perf_counter()
-    pixels = _pixels(dataset)
-    ids = np.zeros(len(pixels), np.int32)
-    for c in range(self.label_classes):
-      members = np.flatnonzero(dataset.labels == c)
-      if len(members) < m:
-        raise GanjaxError(f'class {dataset.class_names[c]!r} has {len(members)} images, '
-                          f'fewer than data.clusters_per_class={m}: lower it')
-      ids[members] = c * m + clustering.balanced_kmeans(pixels[members], m, seed=0)
-    logging.info('data.clusters_per_class: %d balanced k-means clusters in each of %d '
-                 'classes in %.1f s', m, self.label_classes, time.perf_counter() - start)
-    return dataclasses.replace(dataset, conditions=ids)
+    return input_pipeline.with_clusters(dataset, self.config.data)
 
   def condition_ids(self, labels, z):
     """What G is conditioned on for class labels int [N] and their latents z [N, latent]:
@@ -171,7 +136,3 @@ class Experiment:
                                  image_shape=self.image_shape,
                                  num_classes=self.num_classes)
 
-
-def _pixels(dataset):
-  """The dataset's images as float32 rows in [0, 1]: [N, H*W*C], what k-means clusters."""
-  return dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0

@@ -10,11 +10,14 @@ import dataclasses
 import gzip
 import math
 import os
+import time
 from typing import Optional, Tuple
 import zlib
 
 import numpy as np
+from absl import logging
 
+from ganjax import clustering
 from ganjax.errors import GanjaxError
 from ganjax.readers import cifar, folder
 
@@ -190,6 +193,49 @@ def load_dataset(data_config, conditional=False):
     images, labels = cifar.load_cifar10(directory, data_config.split)
     return Dataset('cifar10', images, labels, cifar.CIFAR10_CLASSES)
   return load_idx_dataset(data_config.name, directory, data_config.split)
+
+
+def with_clusters(dataset, data_config):
+  """The dataset with k-means conditions when data.clusters / data.clusters_per_class ask
+  (seed 0: the same clusters for every training seed and every resume); unchanged
+  otherwise. run_config.validate has refused streaming folders."""
+  if data_config.get('clusters_per_class', 0):
+    return _clusters_per_class(dataset, data_config.clusters_per_class)
+  if data_config.get('clusters', 0):
+    return _clusters(dataset, data_config.clusters)
+  return dataset
+
+
+def _pixels(dataset):
+  """The dataset's images as float32 rows in [0, 1]: [N, H*W*C], what k-means clusters."""
+  return dataset.images.reshape(len(dataset.images), -1).astype(np.float32) / 255.0
+
+
+def _clusters(dataset, k):
+  """Labels replaced by balanced k-means cluster ids of the pixels (class names too)."""
+  start = time.perf_counter()
+  ids = clustering.balanced_kmeans(_pixels(dataset), k, seed=0)
+  logging.info('data.clusters: %d balanced k-means clusters of %d images in %.1f s',
+               k, len(ids), time.perf_counter() - start)
+  names = tuple(f'cluster_{j}' for j in range(k))
+  return dataclasses.replace(dataset, labels=ids, class_names=names)
+
+
+def _clusters_per_class(dataset, m):
+  """Conditions: class c's images split into m balanced k-means clusters of their
+  pixels, ids c * m .. c * m + m - 1; the labels stay the classes."""
+  start = time.perf_counter()
+  pixels = _pixels(dataset)
+  ids = np.zeros(len(pixels), np.int32)
+  for c, name in enumerate(dataset.class_names):
+    members = np.flatnonzero(dataset.labels == c)
+    if len(members) < m:
+      raise GanjaxError(f'class {name!r} has {len(members)} images, fewer than '
+                        f'data.clusters_per_class={m}: lower it')
+    ids[members] = c * m + clustering.balanced_kmeans(pixels[members], m, seed=0)
+  logging.info('data.clusters_per_class: %d balanced k-means clusters in each of %d '
+               'classes in %.1f s', m, dataset.num_classes, time.perf_counter() - start)
+  return dataclasses.replace(dataset, conditions=ids)
 
 
 def load_folder(data_config, conditional):
