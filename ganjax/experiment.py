@@ -4,10 +4,10 @@ import functools
 
 import jax
 
-from ganjax import (augment, input_pipeline, losses, regularizers, run_config,
-                    sampling, summary)
+from ganjax import input_pipeline, run_config, sampling, summary
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
+from ganjax.objectives import augment, losses, regularizers
 from ganjax.parallel import DataParallel
 from ganjax.objectives.step import (StepConfig, batches_per_step, d_phases, make_step_fns,
                                     own_reg_phase, real_batch_size)

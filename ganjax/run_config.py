@@ -6,7 +6,8 @@ import os
 
 import ml_collections
 
-from ganjax import augment, input_pipeline, losses, optimizers, parallel, regularizers
+from ganjax import input_pipeline, optimizers, parallel
+from ganjax.objectives import augment, losses, regularizers
 from ganjax.models import conv
 from ganjax.errors import GanjaxError
 

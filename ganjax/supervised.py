@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ganjax import input_pipeline, run_config, workdir_lock
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
-from ganjax.losses import bce_with_logits
+from ganjax.objectives.losses import bce_with_logits
 from ganjax.metric_writers import MetricWriter
 from ganjax.models.classifier import Classifier
 from ganjax.models.dae import ConvDenoiser, MLPDenoiser, corrupt

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ganjax import augment
+from ganjax.objectives import augment
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-1, 1, size=(5, 8, 8, 3)).astype(np.float32)

@@ -12,7 +12,8 @@ import numpy as np
 import optax
 import pytest
 
-from ganjax import regularizers as regs, run_config
+from ganjax import run_config
+from ganjax.objectives import regularizers as regs
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
 from ganjax.objectives import step as step_lib

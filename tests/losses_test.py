@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ganjax import losses
-from ganjax.losses import LossConfig
+from ganjax.objectives import losses
+from ganjax.objectives.losses import LossConfig
 
 RNG = np.random.default_rng(0)
 REAL = RNG.normal(size=(7, 1)).astype(np.float32) * 3

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ganjax import regularizers as regs
+from ganjax.objectives import regularizers as regs
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(6, 4, 4, 2)).astype(np.float32)

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from ganjax import augment, losses, regularizers as regs
+from ganjax.objectives import augment, losses, regularizers as regs
 
 
 @dataclasses.dataclass(frozen=True)
