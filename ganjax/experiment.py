@@ -4,7 +4,7 @@ import functools
 
 import jax
 
-from ganjax import input_pipeline, run_config, sampling, summary
+from ganjax import input_pipeline, model_summary, run_config, sampling
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.objectives import augment, losses, regularizers
@@ -131,7 +131,7 @@ class Experiment:
 
   def summary(self):
     """The per-layer G/D table."""
-    return summary.model_summary(self.generator, self.discriminator,
+    return model_summary.model_summary(self.generator, self.discriminator,
                                  latent_dim=self.config.model.latent_dim,
                                  image_shape=self.image_shape,
                                  num_classes=self.num_classes)

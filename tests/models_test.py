@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from configs import mnist_mlp
-from ganjax import summary
+from ganjax import model_summary
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.experiment import Experiment
@@ -14,10 +14,10 @@ from ganjax.experiment import Experiment
 
 def test_mlp_counts_match_seed_002():
   exp = Experiment(mnist_mlp.get_config())
-  g = summary.layer_rows(exp.generator, jnp.zeros((1, 100)), None, train=False)
-  d = summary.layer_rows(exp.discriminator, jnp.zeros((1, 28, 28, 1)), None, train=False)
-  assert summary.totals(g) == (1_486_352, 0, 1_486_352)
-  assert summary.totals(d) == (1_460_225, 0, 1_460_225)
+  g = model_summary.layer_rows(exp.generator, jnp.zeros((1, 100)), None, train=False)
+  d = model_summary.layer_rows(exp.discriminator, jnp.zeros((1, 28, 28, 1)), None, train=False)
+  assert model_summary.totals(g) == (1_486_352, 0, 1_486_352)
+  assert model_summary.totals(d) == (1_460_225, 0, 1_460_225)
   assert [r['trainable'] for r in g] == [25_856, 131_584, 525_312, 803_600]
   assert [r['activation'] for r in g] == ['LeakyReLU_0.2'] * 3 + ['Tanh']
   text = exp.summary()

