@@ -1,6 +1,6 @@
-"""What the training loops do between chunks: stop on a signal, find the next chunk
-boundary, draw sample grids, evaluate and keep the best state. Shared by the single run
-(train.py) and vectorized seeds (vectorized.py)."""
+"""What the training loop does between chunks: stop on a signal, find the next chunk
+boundary, draw sample grids, evaluate and keep the best state. Per run: loop.py calls
+them for a single run (train.py) and for each of vectorized seeds (vectorized.py)."""
 
 import json
 import math

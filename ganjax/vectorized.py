@@ -4,51 +4,92 @@ The per-seed states are stacked on a leading axis and the chunk is `vmap`-ed ove
 seed axis is replicated and each seed's batch sharded on 'data', as in a single run. Each
 seed draws its own data order and keys exactly as it would alone, and keeps its own
 workdir (config.json, checkpoints, samples, metrics, best), so the outputs look like a
-sequential sweep's and each seed resumes or continues alone.
+sequential sweep's and each seed resumes or continues alone. The host loop is loop.py's,
+as for a single run; the seeds share its chunks, its stops and its wall time.
 """
 
 import contextlib
-import os
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
 from jax.sharding import NamedSharding, PartitionSpec as P
-from tqdm import tqdm
 
-from ganjax import hooks, input_pipeline, report, run_config, train, workdir_lock
+from ganjax import loop, report, run_config, train, workdir_lock
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
 from ganjax.experiment import Experiment
-from ganjax.metric_writers import MetricWriter
 from ganjax.parallel import AXIS, chunk_bodies, per_step_chunk, to_host
 
 
 SEED_AXIS = 'seeds'
 
 
-def compile_chunk(exp, unroll=False):
-  """vmap of Experiment exp's chunk over stacked states: (states [V,...], data, indices
-  [V,S,k,B]) -> (states, metrics [V,S]); the dataset `data` is shared by every seed.
-  unroll: one program per step (parallel.per_step_chunk)."""
-  chunk, one = chunk_bodies(exp.step_fns(seed_axis=SEED_AXIS).train_step)
+def compile_chunk(exp, unroll=False, resident=True):
+  """vmap of Experiment exp's chunk over stacked states: (states [V,...], data, steps)
+  -> (states, metrics [V,S]). resident: the dataset `data` is shared by every seed and
+  steps are indices [V,S,k,B]; else steps are each seed's batches ({'images': uint8
+  [V,S,k,B,H,W,C], 'labels': [V,S,k,B]}). unroll: one program per step
+  (parallel.per_step_chunk)."""
+  chunk, one = chunk_bodies(exp.step_fns(seed_axis=SEED_AXIS).train_step, resident)
   jitted = lambda f, *axes: jax.jit(
       jax.vmap(f, in_axes=(0, None, 0, *axes), axis_name=SEED_AXIS), donate_argnums=0,
       out_shardings=(exp.par.replicated, exp.par.replicated))
   return per_step_chunk(jitted(one, None), step_axis=1) if unroll else jitted(chunk)
 
 
+def _assemble(par, local, batch):
+  """This process's rows [V,S,k,b,...] of per-seed, per-step arrays -> global arrays
+  [V,S,k,B,...] sharded on B over 'data' (the seed axis replicated)."""
+  sharding = NamedSharding(par.mesh, P(None, None, None, AXIS))
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(
+      sharding, x, (*x.shape[:3], batch, *x.shape[4:])), local)
+
+
 def _shard_indices(par, idx):
   """Global indices [V,S,k,B] (the same on every process) -> sharded on B over 'data'."""
-  rows = par.process_rows(idx.shape[-1])
-  sharding = NamedSharding(par.mesh, P(None, None, None, AXIS))
-  return jax.make_array_from_process_local_data(sharding, idx[..., rows], idx.shape)
+  return _assemble(par, idx[..., par.process_rows(idx.shape[-1])], idx.shape[-1])
 
 
 def _stack(states):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+@jax.jit
+def _take(stacked, i):
+  """Seed i's state of the stacked states: one program for every seed, not a slice per
+  leaf each."""
+  return jax.tree.map(lambda x: x[i], stacked)
+
+
+class Seeds:
+  """loop.py's layout of V seeds stacked on a leading axis of one jit program."""
+
+  def __init__(self, exps):
+    self.exps, self.size = exps, len(exps)
+    self.par = exps[0].par if exps else None
+
+  def compile(self, resident, unroll):
+    return compile_chunk(self.exps[0], unroll, resident)
+
+  def start(self, states):
+    return self.par.replicate(to_host(_stack(states)))
+
+  def stack(self, indices):
+    return np.stack(indices)
+
+  def assemble(self, local, batch):
+    return _assemble(self.par, local, batch)
+
+  def member(self, run_state, i):
+    return _take(run_state, np.int32(i))
+
+  canonical = member
+
+  def metrics(self, metrics):
+    host = to_host(metrics)
+    return [{k: v[i] for k, v in host.items()} for i in range(self.size)]
 
 
 def _check_group(configs):
@@ -59,14 +100,12 @@ def _check_group(configs):
       raise GanjaxError(f'--vectorize trains seeds of one grid point together; configs '
                         f'differ in {diff[:3]}')
   if configs[0].parallel != 'jit':
-    raise GanjaxError("--vectorize needs --config.parallel=jit (vmap inside one global "
-                      "program); use a sequential sweep for pmap")
-  if configs[0].get('time_budget', 0.0):
-    raise GanjaxError('--vectorize trains to num_steps and keeps no training clock: run a '
-                      'sweep with --config.time_budget without --vectorize')
-  if configs[0].data.name == input_pipeline.FOLDER:
-    raise GanjaxError('--vectorize keeps the dataset on the devices; image folders stream: '
-                      'run this sweep without --vectorize')
+    raise GanjaxError(
+        '--vectorize needs --config.parallel=jit: it vmaps the seeds inside the global jit '
+        'program, where each device computes its rows of every seed\'s batch and XLA '
+        'all-reduces each seed\'s gradients; pmap\'s step averages them itself (pmean over '
+        '\'data\' on per-device state copies), and a vmap over seeds inside it (states '
+        '[devices, seeds, ...]) is not built: use parallel=jit, or a sequential sweep')
 
 
 def train_seeds(configs, workdirs, lock=True):
@@ -81,33 +120,21 @@ def train_seeds(configs, workdirs, lock=True):
 
 def _train_seeds(configs, workdirs):
   is_main = jax.process_index() == 0
+  clocks = [train.Clock()]   # one program: the seeds' wall time starts together
+  clocks += [train.Clock(clocks[0].start) for _ in configs[1:]]
   exps = [Experiment(c) for c in configs]
-  exp = exps[0]
-  dataset = exp.load_dataset()
-  states, steps, ckpts = [], [], []
-  for e, c, w in zip(exps, configs, workdirs):
-    os.makedirs(w, exist_ok=True)
-    run_config.save_or_check(c, w, write=is_main)
-    if is_main:
-      run_config.save_classes(w, dataset.class_names)
-    ckpt = Checkpointer(w, keep=c.keep_checkpoints)
-    state, step = ckpt.restore(e.abstract_state())
-    states.append(e.init_state() if state is None else state)
-    steps.append(step or 0)
-    ckpts.append(ckpt)
-  todo = [i for i, s in enumerate(steps) if s < configs[i].num_steps]
+  dataset = loop.prepare(exps, workdirs, is_main)
+  ckpts = []
   try:
-    if len(set(steps[i] for i in todo)) > 1:
-      logging.warning('seeds stand at different steps %s: training them one by one', steps)
-      for i in todo:
-        ckpts[i].close()
-        train.train_and_evaluate(configs[i], workdirs[i], lock=False)   # locked above
-      return
-    if todo:
-      _loop([exps[i] for i in todo], dataset, [workdirs[i] for i in todo],
-            [ckpts[i] for i in todo], [states[i] for i in todo], steps[todo[0]], is_main)
-      for i in todo:
-        report.after_training(configs[i], workdirs[i])
+    for c, w in zip(configs, workdirs):
+      ckpts.append(Checkpointer(w, keep=c.keep_checkpoints))
+    restored = [loop.restore(e, ckpt, clock, is_main)
+                for e, ckpt, clock in zip(exps, ckpts, clocks)]
+    todo = [i for i, (c, (_, step)) in enumerate(zip(configs, restored))
+            if not loop.finished(c, step, clocks[i], f'seed {c.seed}: ')]
+    group = [[xs[i] for i in todo] for xs in (exps, workdirs, ckpts, clocks)]
+    runs = loop.Runs(Seeds(group[0]), *group, is_main)
+    _train_group(runs, dataset, [restored[i] for i in todo])
   finally:
     for ckpt in ckpts:
       ckpt.close()
@@ -115,67 +142,21 @@ def _train_seeds(configs, workdirs):
       dataset.close()
 
 
-def _loop(exps, dataset, workdirs, ckpts, states, step, is_main):
-  exp, config = exps[0], exps[0].config
-  arrays = {'images': dataset.images}
-  if exp.num_classes:
-    arrays['labels'] = dataset.condition_ids
-  data = exp.par.put_data(arrays)
-  samplers = [e.sampler(len(dataset.images)) for e in exps]
-  chunk = compile_chunk(exp, config.get('unroll_steps', False))
-  stacked = exp.par.replicate(to_host(_stack(states)))
-  sample = [hooks.sampler_fn(e, w, is_main) for e, w in zip(exps, workdirs)]
-  evaluate = [hooks.Evaluator(e, dataset, w, is_main) if config.get('eval_every', 0)
-              else None for e, w in zip(exps, workdirs)]
-  writers = [MetricWriter(w, enabled=is_main) for w in workdirs]
-  bar = tqdm(total=config.num_steps, initial=step, disable=not is_main, unit='step',
-             desc=f'{len(exps)} seeds', dynamic_ncols=True, mininterval=1.0)
-  stop, pending, last = hooks.StopFlag(), [], (time.perf_counter(), step)
-  seed_state = lambda i: jax.tree.map(lambda x: x[i], stacked)
-  try:
-    while step < config.num_steps:
-      n = hooks.next_boundary(step, config) - step
-      idx = np.stack([s.indices(step, n) for s in samplers])
-      stacked, metrics = chunk(stacked, data, _shard_indices(exp.par, idx))
-      step += n
-      pending.append(metrics)
-      bar.update(n)
-      done = step == config.num_steps
-      if step % config.log_every == 0 or done:
-        host = {k: np.concatenate([to_host(m)[k] for m in pending], axis=1)
-                for k in pending[0]}
-        pending = []
-        rate = (step - last[1]) / (time.perf_counter() - last[0])
-        last = (time.perf_counter(), step)
-        for i, w in enumerate(writers):
-          values = {k: float(v[i].mean()) for k, v in host.items()}
-          if not all(np.isfinite(list(values.values()))):
-            raise GanjaxError(f'non-finite loss for seed {exps[i].config.seed} at step {step} '
-                              f'({values}); stopped without saving it: lower the learning '
-                              'rates, or rerun to resume from the last checkpoint')
-          w.write(step, {**values, 'steps_per_sec': rate})
-        bar.set_postfix(steps_per_sec=f'{rate:.2f}')
-      if step % config.sample_every == 0 or done:
-        for i, fn in enumerate(sample):
-          fn(seed_state(i), step)
-      if config.get('eval_every', 0) and (step % config.eval_every == 0 or done):
-        for i, ev in enumerate(evaluate):
-          ev(seed_state(i), step, writers[i])
-      stopping = stop.requested()
-      if step % config.checkpoint_every == 0 or done or stopping:
-        for i, ckpt in enumerate(ckpts):
-          ckpt.save(step, seed_state(i))
-      if stopping and not done:
-        for ckpt in ckpts:
-          ckpt.wait()
-        raise train.Stopped(stop.signum, step)
-    for ckpt in ckpts:
-      ckpt.wait()
-  finally:
-    stop.restore()
-    bar.close()
-    for w in writers:
-      w.close()
-    for ev in evaluate:
-      if ev:
-        ev.close()
+def _train_group(runs, dataset, restored):
+  """Trains the seeds of `runs` from their restored (state, step) together, or one by one
+  when they stand at different steps; writes each one's report."""
+  steps = sorted({step for _, step in restored})
+  if len(steps) > 1:
+    logging.warning('seeds stand at different steps %s: training them one by one',
+                    [step for _, step in restored])
+    for exp, workdir, ckpt in zip(runs.exps, runs.workdirs, runs.ckpts):
+      ckpt.close()
+      train.train_and_evaluate(exp.config, workdir, lock=False)   # locked above
+    return
+  if not restored:
+    return
+  _, stopped = loop.train(runs, dataset, [state for state, _ in restored], steps[0])
+  if stopped:
+    raise train.Stopped(*stopped)
+  for exp, workdir in zip(runs.exps, runs.workdirs):
+    report.after_training(exp.config, workdir)

@@ -3,6 +3,8 @@
 import csv
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,6 +153,34 @@ def test_vectorize_refuses_mixed_points(small_config, tmp_path):
   other = sweep.apply(small_config, {'d_steps': 2}, 1)
   with pytest.raises(GanjaxError, match='one grid point'):
     vectorized.train_seeds([small_config, other], [str(tmp_path / 'a'), str(tmp_path / 'b')])
-  small_config.time_budget = 5.0
-  with pytest.raises(GanjaxError, match='time_budget'):
+  small_config.parallel = 'pmap'
+  with pytest.raises(GanjaxError, match=r'needs --config.parallel=jit: .*pmean'):
     vectorized.train_seeds([small_config], [str(tmp_path / 'c')])
+
+
+def test_non_finite_loss_in_one_seed_stops_the_group(small_config, tmp_path):
+  """Seed 1 diverges at step 5: the group stops with one line naming the seed and the
+  step, and neither seed saves past the last good checkpoint."""
+  small_config.num_steps, small_config.report = 4, False
+  configs = [sweep.apply(small_config, {}, s) for s in (0, 1)]
+  workdirs = [str(tmp_path / str(s)) for s in (0, 1)]
+  vectorized.train_seeds(configs, workdirs)
+  # As if seed 1 had diverged by itself: its D weights, huge, overflow its logits.
+  exp = Experiment(configs[1])
+  ckpt = Checkpointer(workdirs[1])
+  full, _ = ckpt.restore(exp.abstract_state())
+  ckpt.close()
+  shutil.rmtree(os.path.join(workdirs[1], 'checkpoints', '4'))
+  ckpt = Checkpointer(workdirs[1])
+  ckpt.save(4, full.replace(d_params=jax.tree.map(lambda x: x * 1e30, full.d_params)))
+  ckpt.close()
+  for config in configs:
+    config.num_steps = 12
+  with pytest.raises(GanjaxError, match=r'^non-finite loss of seed 1 at step 5 \(.*\); '
+                     r'stopped without saving it. The last good checkpoint is step 4 in '
+                     rf'{re.escape(workdirs[1])}/checkpoints: ') as e:
+    vectorized.train_seeds(configs, workdirs)
+  assert '\n' not in str(e.value)
+  for workdir in workdirs:
+    assert sorted(int(d) for d in os.listdir(os.path.join(workdir, 'checkpoints'))
+                  if d.isdigit()) == [4]

@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pytest
 
-from ganjax import hooks, report_data, run_config, train
+from ganjax import hooks, report_data, run_config, sweep, train, vectorized
 from ganjax.errors import GanjaxError
 
 EVAL_SECONDS, SETUP_SECONDS, TICK = 1.5, 0.5, 1e-3
@@ -144,3 +144,59 @@ def test_negative_time_budget_is_refused(small_config):
   small_config.time_budget = -1.0
   with pytest.raises(GanjaxError, match=r'time_budget .* >= 0 \(0: off\), got -1.0'):
     run_config.validate(small_config)
+
+
+def _seed_dirs(tmp_path, name):
+  return [str(tmp_path / name / str(s)) for s in (0, 1)]
+
+
+def test_vectorized_seeds_log_train_seconds_and_stop_at_the_budget(small_config, tmp_path,
+                                                                   caplog):
+  """Both seeds run in one program: they share its wall time and stop at the same chunk;
+  each logs its train_seconds, and a rerun finds each seed's budget spent."""
+  caplog.set_level(logging.INFO)
+  small_config.num_steps, small_config.time_budget, small_config.report = 10_000, 0.02, False
+  small_config.sample_every = small_config.checkpoint_every = 10_000
+  configs = [sweep.apply(small_config, {}, s) for s in (0, 1)]
+  workdirs = _seed_dirs(tmp_path, 'budget')
+  vectorized.train_seeds(configs, workdirs)
+  rows = [_rows(w) for w in workdirs]
+  last = rows[0][-1]['step']
+  assert 4 <= last < small_config.num_steps and f'reached at step {last}' in caplog.text
+  assert 'its 2 seeds stop together' in caplog.text
+  for seed_rows, workdir in zip(rows, workdirs):
+    assert [r['step'] for r in seed_rows] == [r['step'] for r in rows[0]]
+    seconds = [r['train_seconds'] for r in seed_rows]
+    assert seconds == sorted(seconds) and seconds[-1] >= 0.02 * 60
+    assert _steps(workdir) == [last]
+  assert abs(rows[0][-1]['train_seconds'] - rows[1][-1]['train_seconds']) < 0.5
+  before = [open(os.path.join(w, 'metrics.jsonl')).read() for w in workdirs]
+  caplog.clear()
+  vectorized.train_seeds(configs, workdirs)
+  for seed, workdir, text in zip((0, 1), workdirs, before):
+    assert f'seed {seed}: time budget of 0.02 min already spent at step {last}' in caplog.text
+    assert open(os.path.join(workdir, 'metrics.jsonl')).read() == text
+
+
+def test_vectorized_eval_time_is_no_seed_s_training_time(small_config, tmp_path, monkeypatch):
+  """A seed's evaluation is its eval_seconds; for the seed trained beside it, neither: it
+  waits (its train_seconds do not grow either)."""
+  clock = _VirtualTime()
+  monkeypatch.setattr(train, 'time', clock)
+  monkeypatch.setattr(hooks, 'Evaluator', functools.partial(_SlowEvaluator, clock))
+  small_config.eval_every, small_config.report = 4, False
+  workdirs = _seed_dirs(tmp_path, 'eval')
+  vectorized.train_seeds([sweep.apply(small_config, {}, s) for s in (0, 1)], workdirs)
+  slack = 200 * TICK
+  for workdir in workdirs:
+    rows = _rows(workdir)
+    train_rows = [r for r in rows if 'd_loss' in r]
+    eval_rows = [r for r in rows if 'eval/domain_fid' in r]
+    assert [r['step'] for r in train_rows] == [r['step'] for r in eval_rows] == [4, 8]
+    assert abs(train_rows[0]['eval_seconds'] - SETUP_SECONDS) < slack   # its own set-up
+    for tr, ev in zip(train_rows, eval_rows):
+      assert abs(ev['eval_seconds'] - tr['eval_seconds'] - EVAL_SECONDS) < slack
+      assert 0 <= ev['train_seconds'] - tr['train_seconds'] < slack
+    # From step 4 to 8 both seeds' first evaluations ran: neither counts as training.
+    assert 0 < train_rows[1]['train_seconds'] - train_rows[0]['train_seconds'] < slack
+    assert abs(eval_rows[1]['eval_seconds'] - SETUP_SECONDS - 2 * EVAL_SECONDS) < slack
