@@ -20,7 +20,7 @@ setup(
         'ml_collections',
         'tqdm',
         'Pillow',
-        'matplotlib',    # report figures (Agg, no display): ganjax/report_plots.py
+        'matplotlib',    # report figures (Agg, no display): ganjax/report/plots.py
         'tensorboardX',  # event files without TF ops in the training process
     ],
     extras_require={

@@ -12,7 +12,7 @@ loading, init and compiles included: ganjax/train.py). The budget is in units of
 of --unit_recipe with eval off (kept in W/unit.json, reused); give --unit_seconds to
 compare runs across machines by a T measured elsewhere. Each run is a plain
 `experiments.train` subprocess in W/<recipe>/seed_<s> with --config.time_budget, so a
-rerun skips finished runs and resumes cut ones. Thresholds and the table: ganjax/leaderboard.py.
+rerun skips finished runs and resumes cut ones. Thresholds and the table: ganjax/report/leaderboard.py.
 Writes W/leaderboard.md, W/leaderboard.json (or --json) and W/leaderboard.png.
 """
 
@@ -26,9 +26,9 @@ from absl import app, flags
 from matplotlib.figure import Figure
 
 from benchmarks.harness import ROOT
-from ganjax import leaderboard as lb, report_data
+from ganjax.report import data as report_data, leaderboard as lb
 from ganjax.errors import GanjaxError
-from ganjax.report_plots import colour
+from ganjax.report.plots import colour
 from ganjax.sweep import parse_seeds
 
 flags.DEFINE_list('recipes', ['configs/mnist_mlp.py', 'configs/mnist_dcgan.py'],

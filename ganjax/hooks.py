@@ -109,9 +109,10 @@ class Evaluator:
     self.ckpt.close()
 
 
-def sampler_fn(exp, workdir, is_main):
-  """Returns sample(run_state, step): a sample_grid x sample_grid grid (10 x 10 unless the
-  config says) from fixed noise -> samples/."""
+def grid_writer(exp, workdir, is_main):
+  """Returns write_grid(run_state, step): a sample_grid x sample_grid grid of samples (10
+  x 10 unless the config says) from fixed noise -> WORKDIR/samples/step_N.png. ("Sampler"
+  is only the index sampler of real batches, input_pipeline.IndexSampler.)"""
   side = exp.config.get('sample_grid', 10)
   n = side * side
   z = sampling.fixed_latents(exp.config.seed, n, exp.config.model.latent_dim)
@@ -124,7 +125,7 @@ def sampler_fn(exp, workdir, is_main):
   generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
   warned = []
 
-  def sample(run_state, step):
+  def write_grid(run_state, step):
     if not is_main:
       return
     host = to_host({'p': state_lib.generator_params(run_state), 's': run_state.g_batch_stats})
@@ -143,4 +144,4 @@ def sampler_fn(exp, workdir, is_main):
         warned.append(step)
         logging.warning('cannot write sample grid %s: %s; training goes on (later '
                         'grids that fail are not reported)', path, describe_os_error(e))
-  return sample
+  return write_grid

@@ -9,7 +9,7 @@ object (train.OneRun or vectorized.Seeds):
   stack(indices)            per-run host indices [S,k,B] -> [S,k,B] or [V,S,k,B]
   assemble(local, batch)    this process's rows [..., b, ...] of those, or of the images
                             and labels they pick -> the chunk's input (B sharded)
-  member(run_state, i)      run i's state, as sampler_fn and Evaluator take it
+  member(run_state, i)      run i's state, as grid_writer and Evaluator take it
   canonical(run_state, i)   run i's canonical state (what checkpoints hold)
   metrics(metrics)          chunk metrics -> [{name: [S]}] on the host, one per run
 
@@ -266,7 +266,7 @@ class _Outputs:
 
   def __init__(self, runs, dataset, step):
     self.runs, self.config = runs, runs.exps[0].config
-    self.samples = [hooks.sampler_fn(e, w, runs.is_main)
+    self.grids = [hooks.grid_writer(e, w, runs.is_main)
                     for e, w in zip(runs.exps, runs.workdirs)]
     self.evaluators = []
     if self.config.get('eval_every', 0):
@@ -298,8 +298,8 @@ class _Outputs:
     if step % c.log_every == 0 or done:
       self.flush()
     if step % c.sample_every == 0 or done:
-      for i, sample in enumerate(self.samples):
-        sample(layout.member(run_state, i), step)
+      for i, write_grid in enumerate(self.grids):
+        write_grid(layout.member(run_state, i), step)
     if self.evaluators and (step % c.eval_every == 0 or done):
       self.flush()
       for i, (evaluate, rows) in enumerate(zip(self.evaluators, self.eval_rows)):

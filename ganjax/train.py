@@ -6,7 +6,8 @@ import time
 
 import jax
 
-from ganjax import loop, report, report_data, workdir_lock
+from ganjax import loop, report, workdir_lock
+from ganjax.report import data as report_data
 from ganjax.checkpoint import Checkpointer
 from ganjax.experiment import Experiment
 

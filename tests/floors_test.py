@@ -12,7 +12,8 @@ import pytest
 
 from conftest import MNIST_DIR, REPO
 from configs import common
-from ganjax import evaluation, input_pipeline, leaderboard as lb
+from ganjax import evaluation, input_pipeline
+from ganjax.report import leaderboard as lb
 from ganjax.errors import GanjaxError
 from ganjax.metrics import stats
 

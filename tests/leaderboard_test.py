@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from ganjax import evaluation, leaderboard as lb
+from ganjax import evaluation
+from ganjax.report import leaderboard as lb
 from ganjax.errors import GanjaxError
 
 FLOOR = {'domain_fid': 2.0, 'class_kl': 0.001}

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, make_small_config
-from ganjax import figures, report, report_data, report_plots, sampling, sweep, train
+from ganjax import figures, report, sampling, sweep, train
+from ganjax.report import data as report_data, plots as report_plots
 from ganjax.errors import GanjaxError
 
 # The grid changes only host-side index sampling, so the 4 runs share one compiled step.
@@ -209,7 +210,7 @@ def test_after_training_unless_config_says_not(run, tmp_path):
 def test_grid_cells_recover_the_images(tmp_path, side, shape):
   images = np.random.default_rng(0).integers(0, 256, (side * side, *shape), dtype=np.uint8)
   path = str(tmp_path / 'g.png')
-  sampling.save_png(sampling.grid(images, rows=side), path,   # as hooks.sampler_fn draws
+  sampling.save_png(sampling.grid(images, rows=side), path,   # as hooks.grid_writer draws
                     scale=max(1, -(-256 // (side * shape[0]))))
   cells = report_data.grid_cells(report_plots.load_image(path), side)
   np.testing.assert_array_equal(cells.reshape(-1, *shape), images)

@@ -11,7 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from ganjax import hooks, report_data, run_config, sweep, train, vectorized
+from ganjax import hooks, run_config, sweep, train, vectorized
+from ganjax.report import data as report_data
 from ganjax.errors import GanjaxError
 
 EVAL_SECONDS, SETUP_SECONDS, TICK = 1.5, 0.5, 1e-3

@@ -1,7 +1,7 @@
 """What a report shows, read from a workdir: metrics.jsonl as series (resumes found),
 the panels of the curves figure, floors, sample grids cut into cells, sweep seed bands.
 
-Pure functions of files and arrays: no drawing here (that is report_plots.py), so the
+Pure functions of files and arrays: no drawing here (that is plots.py), so the
 numbers a figure shows can be checked against metrics.jsonl directly.
 """
 
@@ -276,7 +276,7 @@ def sample_steps(workdir):
 
 
 def grid_layouts(height, width, side, pad=2):
-  """[(cell h, cell w, scale)] that a hooks.sampler_fn grid image [height, width] of
+  """[(cell h, cell w, scale)] that a hooks.grid_writer grid image [height, width] of
   side x side cells, `pad` px apart and nearest-upscaled by scale = ceil(256 / (side *
   h)) (at least 1), may have; largest scale first (a size alone can fit two)."""
   out = []

@@ -7,7 +7,7 @@ import math
 import os
 import urllib.parse
 
-from ganjax.report_data import parse_point_name
+from ganjax.report.data import parse_point_name
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1250px;

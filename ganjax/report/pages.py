@@ -18,8 +18,8 @@ import shutil
 
 from absl import logging
 
-from ganjax import report_data as data
-from ganjax import report_html as html
+from ganjax.report import data
+from ganjax.report import html
 from ganjax import run_config, sweep
 from ganjax.errors import GanjaxError
 
@@ -174,7 +174,7 @@ def _evals(workdir):
 def _plots(notes):
   """The report_plots module, or None and a note if matplotlib is not installed."""
   try:
-    from ganjax import report_plots   # pylint: disable=g-import-not-at-top
+    from ganjax.report import plots as report_plots   # pylint: disable=g-import-not-at-top
     return report_plots
   except ImportError as e:
     notes.append(f'no figures: {e} (pip install matplotlib)')
@@ -211,7 +211,7 @@ def _images(plots, workdir, out, config, options, notes):
     wrote['progress'] = ('progress.png', [s for s, _ in strip])
   elif shape == 0:
     notes.append('no progress strip: the sample grids are not the sample_grid x '
-                 'sample_grid layout hooks.sampler_fn draws')
+                 'sample_grid layout hooks.grid_writer draws')
   return wrote
 
 

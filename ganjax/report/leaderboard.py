@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ganjax import report_data
+from ganjax.report import data as report_data
 from ganjax.errors import GanjaxError
 
 # Mirrors evaluation.LOWER_IS_BETTER (evaluation imports JAX): a metric named by one of

@@ -16,7 +16,7 @@ from matplotlib.ticker import NullLocator
 from PIL import Image, ImageDraw
 
 from ganjax import figures
-from ganjax.report_data import grid_cells, strip_rows
+from ganjax.report.data import grid_cells, strip_rows
 
 # Okabe & Ito's colour-blind-safe palette (yellow last: faint on white).
 PALETTE = ('#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000',
