@@ -1,0 +1,6 @@
+"""What a run or a sweep shows: pages (pages.py: WORKDIR/report/), the data they read
+(data.py), their HTML (html.py) and plots (plots.py), and the time-to-quality
+leaderboard across runs (leaderboard.py)."""
+
+from ganjax.report.pages import (Options, after_sweep, after_training, check_options,
+                                 describe_devices, sweep_runs, write)
