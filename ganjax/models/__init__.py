@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from ganjax.errors import GanjaxError
-from ganjax.models import biggan, cgan, dcgan, resnet
+from ganjax.models import biggan, cgan, dcgan, r3gan, resnet
 from ganjax.models.mlp import MLPDiscriminator, MLPGenerator
 
 MODELS = {
@@ -15,6 +15,7 @@ MODELS = {
     'cgan256': (cgan.CGAN256Generator, cgan.CGAN256Discriminator),
     'resnet': (resnet.ResNetGenerator, resnet.ResNetDiscriminator),
     'biggan': (biggan.BigGANGenerator, biggan.BigGANDiscriminator),
+    'r3gan': (r3gan.R3GANGenerator, r3gan.R3GANDiscriminator),
 }
 
 
