@@ -1,0 +1,145 @@
+"""StyleGAN2-ADA in ganjax: parameter counts of the official `--cfg=cifar` networks, and
+outputs equal to the official code's (tests/fixtures/stylegan2_small.npz, written by
+benchmarks/stylegan2_fixture.py from NVlabs/stylegan2-ada-pytorch) within 1e-4."""
+
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ganjax.models import stylegan2 as sg
+
+FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'stylegan2_small.npz'
+TOL = 1e-4
+
+
+def param_count(module, *inputs):
+  """Trainable parameters (the 'params' collection; buffers live in batch_stats)."""
+  shapes = jax.eval_shape(lambda: module.init({'params': jax.random.key(0)}, *inputs,
+                                              train=False))
+  return sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(shapes['params']))
+
+
+@pytest.mark.parametrize('classes, g_count, d_count', [
+    (10, 20_215_315, 23_089_664),   # official Generator / Discriminator(architecture='orig')
+    (0, 19_947_539, 20_720_641),
+])
+def test_cifar_parameter_counts_equal_the_official(classes, g_count, d_count):
+  z, x = jnp.zeros((2, 512)), jnp.zeros((2, 32, 32, 3))
+  labels = jnp.zeros((2,), jnp.int32) if classes else None
+  g = sg.StyleGAN2Generator((32, 32, 3), num_classes=classes, **sg.CIFAR_G)
+  d = sg.StyleGAN2Discriminator(num_classes=classes, **sg.CIFAR_D)
+  assert param_count(g, z, labels) == g_count
+  assert param_count(d, x, labels) == d_count
+
+
+def test_cifar_mapping_and_synthesis_split():
+  g = sg.StyleGAN2Generator((32, 32, 3), num_classes=10, **sg.CIFAR_G)
+  shapes = jax.eval_shape(lambda: g.init({'params': jax.random.key(0)}, jnp.zeros((2, 512)),
+                                         jnp.zeros((2,), jnp.int32), train=False))
+  count = lambda tree: sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(tree))
+  assert count(shapes['params']['mapping']) == 793_088
+  assert count(shapes['params']['synthesis']) == 19_422_227
+  assert set(shapes['batch_stats']) == {'mapping', 'synthesis'}   # w_avg, noise_const
+
+
+@pytest.fixture(scope='module')
+def fixture():
+  """The fixture's arrays and the small networks' keyword arguments."""
+  with np.load(FIXTURE, allow_pickle=False) as f:
+    arrays = {k: f[k] for k in f.files}
+  assert str(arrays['meta/commit']) == sg.OFFICIAL_COMMIT
+  return arrays, json.loads(str(arrays['meta/config']))
+
+
+def official(arrays, net):
+  """{official tensor name: array} of one fixture network."""
+  return {k.split('/', 1)[1]: v for k, v in arrays.items() if k.startswith(net + '/')}
+
+
+def small_g(config, net):
+  """The ganjax G with the fixture network's settings."""
+  g, (_, c_dim, extra) = config['G'], config['nets'][net]
+  syn = {**g['synthesis_kwargs'], **extra.get('synthesis_kwargs', {})}
+  return sg.StyleGAN2Generator((g['img_resolution'],) * 2 + (g['img_channels'],),
+                               num_classes=c_dim, w_dim=g['w_dim'],
+                               mapping_layers=g['mapping_kwargs']['num_layers'],
+                               channel_base=syn['channel_base'], channel_max=syn['channel_max'],
+                               conv_clamp=syn['conv_clamp'],
+                               architecture=syn.get('architecture', 'skip'))
+
+
+def nhwc(x):
+  return np.transpose(x, (0, 2, 3, 1))
+
+
+def assert_close(ours, theirs):
+  diff = np.abs(np.asarray(ours) - theirs).max()
+  assert diff <= TOL, f'max |diff| {diff:.3g} (max |value| {np.abs(theirs).max():.3g})'
+
+
+@pytest.mark.parametrize('net', ['G_skip', 'G_resnet'])
+def test_generator_equals_the_official_with_const_noise(fixture, net):
+  arrays, config = fixture
+  g, variables = small_g(config, net), sg.from_official(official(arrays, net))
+  labels = arrays['in/labels'] if config['nets'][net][1] else None
+  out = g.apply(variables, arrays['in/z'], labels, train=False, noise_mode='const')
+  assert_close(out, nhwc(arrays[f'out/{net}/const']))
+
+
+def test_generator_truncation_and_given_noise_equal_the_official(fixture):
+  arrays, config = fixture
+  g, variables = small_g(config, 'G_skip'), sg.from_official(official(arrays, 'G_skip'))
+  z, labels = arrays['in/z'], arrays['in/labels']
+  out = g.apply(variables, z, labels, train=False, truncation_psi=0.7, truncation_cutoff=2,
+                noise_mode='const')
+  assert_close(out, nhwc(arrays['out/G_skip/trunc']))
+  noise = [nhwc(arrays[f'in/noise{i}']) for i in range(5)]
+  out = g.apply(variables, z, labels, train=False, noise_mode='random', noise=noise)
+  assert_close(out, nhwc(arrays['out/G_skip/random']))
+
+
+@pytest.mark.parametrize('net', ['G_skip', 'G_resnet'])
+def test_w_avg_update_equals_the_official(fixture, net):
+  arrays, config = fixture
+  g, variables = small_g(config, net), sg.from_official(official(arrays, net))
+  labels = arrays['in/labels'] if config['nets'][net][1] else None
+  _, new = g.apply(variables, arrays['in/z'], labels, train=True, noise_mode='const',
+                   mutable=['batch_stats'])
+  assert_close(new['batch_stats']['mapping']['w_avg'], arrays[f'out/{net}/w_avg_after'])
+
+
+@pytest.mark.parametrize('net', ['D_orig', 'D_resnet', 'D_skip'])
+def test_discriminator_equals_the_official(fixture, net):
+  arrays, config = fixture
+  d_cfg, (_, c_dim, extra) = config['D'], config['nets'][net]
+  d = sg.StyleGAN2Discriminator(num_classes=c_dim, channel_base=d_cfg['channel_base'],
+                                channel_max=d_cfg['channel_max'], conv_clamp=d_cfg['conv_clamp'],
+                                mapping_layers=d_cfg['mapping_kwargs']['num_layers'],
+                                mbstd_group_size=d_cfg['epilogue_kwargs']['mbstd_group_size'],
+                                **extra)
+  labels = arrays['in/labels'] if c_dim else None
+  out = d.apply(sg.from_official(official(arrays, net)), nhwc(arrays['in/images']), labels,
+                train=False)
+  assert out.shape == (len(labels if c_dim else arrays['in/z']), 1)
+  assert_close(out, arrays[f'out/{net}/logits'])
+
+
+def test_random_noise_and_style_mixing_come_from_rng_streams(fixture):
+  arrays, config = fixture
+  g, variables = small_g(config, 'G_skip'), sg.from_official(official(arrays, 'G_skip'))
+  z, labels = arrays['in/z'], arrays['in/labels']
+  run = lambda key, **kw: g.apply(variables, z, labels, train=False,
+                                  rngs={'noise': jax.random.key(key)}, **kw)
+  np.testing.assert_array_equal(run(1), run(1))
+  assert np.abs(run(1) - run(2)).max() > 1e-3
+  with pytest.raises(ValueError, match="'noise' rng"):
+    g.apply(variables, z, labels, train=False)
+  mixing = g.clone(style_mixing_prob=1.0)
+  mix = lambda key: mixing.apply(variables, z, labels, train=True, noise_mode='const',
+                                 rngs={'mixing': jax.random.key(key)}, mutable=['batch_stats'])[0]
+  np.testing.assert_array_equal(mix(3), mix(3))
+  assert np.abs(mix(3) - nhwc(arrays['out/G_skip/const'])).max() > 1e-3
