@@ -37,7 +37,22 @@ def build_models(model_config, *, image_shape, num_classes=0, axis_name=None,
   options = {'conv_impl': conv_impl, **precision(model_config)}
   extra = lambda cls: {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
   generator = g_cls(image_shape=tuple(image_shape), num_classes=num_classes,
-                    axis_name=axis_name, **extra(g_cls), **model_config.generator)
+                    axis_name=axis_name, **extra(g_cls),
+                    **_fields(g_cls, 'generator', model_config.generator))
   discriminator = d_cls(num_classes=num_classes, axis_name=axis_name, **extra(d_cls),
-                        **model_config.discriminator)
+                        **_fields(d_cls, 'discriminator', model_config.discriminator))
   return generator, discriminator
+
+
+def _fields(cls, net, fields):
+  """model.<net>'s fields that cls takes; a one-line error for one it does not (a typo,
+  or an option this model lacks). spectral_norm=False, every config's default, is dropped
+  for a model without the option."""
+  known = cls.__dataclass_fields__
+  for name, value in fields.items():
+    if name not in known and not (name == 'spectral_norm' and not value):
+      options = sorted(k for k in known if k not in ('parent', 'name', 'image_shape',
+                                                     'num_classes', 'axis_name'))
+      raise GanjaxError(f'--config.model.{net}.{name} is not an option of {cls.__name__}; '
+                        f'it takes {options}')
+  return {k: v for k, v in fields.items() if k in known}

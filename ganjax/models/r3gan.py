@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ganjax.models.conv import resolve_impl
 from ganjax.models.layers import to_compute, to_float32
 
 # train.py's presets (lines 178-212), in G's order (4x4 first); D takes them reversed.
@@ -105,12 +106,45 @@ def downsample(x, taps):
   return x
 
 
-def conv(features, kernel_size, gain, name, prec, groups=1, padding=None):
+def tap_matmul_conv(lhs, rhs, window_strides, padding, *args, feature_group_count=1,
+                    **kwargs):
+  """lax.conv_general_dilated (NHWC, HWIO, stride 1) of a grouped kernel [k, k, C/g, O]
+  as k*k shifted views of the input and one matmul batched over the groups. XLA:CPU runs
+  grouped convolutions, and above all their gradients, on a slow path (mnist_r3gan's
+  step, in a bare script: 26 s grouped, 5.7 s as a block-diagonal dense conv, 5.5 s
+  here; 2 cores)."""
+  g = feature_group_count
+  plain = lambda name: tuple(kwargs.get(name) or (1, 1)) == (1, 1)
+  if (g == 1 or tuple(window_strides) != (1, 1) or args or isinstance(padding, str) or
+      not plain('lhs_dilation') or not plain('rhs_dilation')):
+    return lax.conv_general_dilated(lhs, rhs, window_strides, padding, *args,
+                                    feature_group_count=g, **kwargs)
+  kh, kw, cin, cout = rhs.shape
+  x = jnp.pad(lhs, ((0, 0), *padding, (0, 0)))
+  oh, ow = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+  taps = jnp.stack([x[:, i:i + oh, j:j + ow] for i in range(kh) for j in range(kw)], 3)
+  taps = taps.reshape(*taps.shape[:4], g, cin)                    # [B, oh, ow, t, g, c]
+  kernel = rhs.reshape(kh * kw, cin, g, cout // g)                # [t, c, g, o]
+  out = jnp.einsum('bhwtgc,tcgo->bhwgo', taps, kernel.astype(taps.dtype),
+                   precision=kwargs.get('precision'),
+                   preferred_element_type=kwargs.get('preferred_element_type'))
+  return out.reshape(*out.shape[:3], cout)
+
+
+def grouped_convs(conv_impl):
+  """The conv function for grouped convs: taps and a batched matmul where conv_impl
+  resolves to the CPU formulations ('auto' on CPU, 'subpixel'), XLA's own otherwise."""
+  cpu = resolve_impl(conv_impl) == 'subpixel'
+  return tap_matmul_conv if cpu else lax.conv_general_dilated
+
+
+def conv(features, kernel_size, gain, name, prec, groups=1, padding=None,
+         conv_impl='auto'):
   """Networks.Convolution: a bias-free conv, padding (k-1)//2, MSR init."""
   p = (kernel_size - 1) // 2 if padding is None else padding
   return nn.Conv(features, (kernel_size, kernel_size), padding=((p, p), (p, p)),
                  feature_group_count=groups, use_bias=False, kernel_init=msr_init(gain),
-                 name=name, **prec)
+                 conv_general_dilated=grouped_convs(conv_impl), name=name, **prec)
 
 
 class ResidualBlock(nn.Module):
@@ -123,6 +157,7 @@ class ResidualBlock(nn.Module):
   expansion: int
   kernel_size: int
   gain: float
+  conv_impl: str = 'auto'
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
@@ -136,21 +171,23 @@ class ResidualBlock(nn.Module):
     y = nn.leaky_relu(y, LEAK)
     y = nn.Conv(wide, (k, k), padding=(((k - 1) // 2,) * 2,) * 2,
                 feature_group_count=self.cardinality, kernel_init=msr_init(self.gain),
-                name='conv2', **prec)(y)
+                conv_general_dilated=grouped_convs(self.conv_impl), name='conv2', **prec)(y)
     y = nn.leaky_relu(y, LEAK)
     return x + conv(c, 1, 0, 'conv3', prec)(y)
 
 
 class GenerativeBasis(nn.Module):
-  """Networks.GenerativeBasis: a learned [4, 4, F] basis times Linear(v) per channel."""
+  """Networks.GenerativeBasis: a learned [s, s, F] basis times Linear(v) per channel."""
   features: int
+  size: int = 4
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, v):
-    """[B, D] -> [B, 4, 4, features]."""
-    basis = self.param('basis', nn.initializers.normal(1.0), (4, 4, self.features),
+    """[B, D] -> [B, s, s, features]."""
+    basis = self.param('basis', nn.initializers.normal(1.0), (self.size, self.size,
+                                                               self.features),
                        self.param_dtype)
     h = nn.Dense(self.features, use_bias=False, kernel_init=msr_init(1), name='linear',
                  dtype=self.dtype, param_dtype=self.param_dtype)(v)
@@ -158,16 +195,19 @@ class GenerativeBasis(nn.Module):
 
 
 class DiscriminativeBasis(nn.Module):
-  """Networks.DiscriminativeBasis: a depthwise 4x4 valid conv to 1x1, then a Linear."""
+  """Networks.DiscriminativeBasis: a depthwise sxs valid conv to 1x1 (s: the input's
+  side, 4 officially), then a Linear."""
   features: int
+  conv_impl: str = 'auto'
   dtype: Any = None
   param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
-    """[B, 4, 4, C] -> [B, features]."""
+    """[B, s, s, C] -> [B, features]."""
     prec = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-    x = conv(x.shape[-1], 4, 1, 'depthwise', prec, groups=x.shape[-1], padding=0)(x)
+    x = conv(x.shape[-1], x.shape[1], 1, 'depthwise', prec, groups=x.shape[-1], padding=0,
+             conv_impl=self.conv_impl)(x)
     return nn.Dense(self.features, use_bias=False, kernel_init=msr_init(1), name='linear',
                     **prec)(x.reshape((x.shape[0], -1)))
 
@@ -190,8 +230,8 @@ class R3GANGenerator(nn.Module):
   """R3GAN's G: z [B, noise_dim], labels int [B] | None -> [B, H, W, C] (no tanh: the
   official output is unbounded, near [-1, 1] once trained).
 
-  Stage 0 is the 4x4 GenerativeBasis, each later stage doubles the side; H = W =
-  4 * 2**(len(widths) - 1). Conditional (num_classes > 0): an embed_dim class embedding
+  Stage 0 is the basis_size x basis_size GenerativeBasis (4 officially; 7 makes 28x28
+  with 3 stages), each later stage doubles the side; H = W = basis_size * 2**(stages - 1). Conditional (num_classes > 0): an embed_dim class embedding
   (the official bias-free Linear of the one-hot label) joins z.
   """
   image_shape: Sequence[int]
@@ -203,6 +243,8 @@ class R3GANGenerator(nn.Module):
   resampling_filter: Sequence[int] = (1, 2, 1)
   noise_dim: int = 64
   embed_dim: int = 64
+  basis_size: int = 4
+  conv_impl: str = 'auto'           # grouped convs: auto (block-diagonal dense on CPU) | xla
   num_classes: int = 0
   axis_name: Optional[str] = None   # unused: no normalization
   dtype: Any = None
@@ -214,7 +256,7 @@ class R3GANGenerator(nn.Module):
     del train   # no batch statistics, no dropout
     check_stages(self)
     check_labels(self, labels)
-    side = 4 * 2**(len(self.widths) - 1)
+    side = self.basis_size * 2**(len(self.widths) - 1)
     if tuple(self.image_shape[:2]) != (side, side):
       raise ValueError(f'{len(self.widths)} stages make {side}x{side} images, not '
                        f'{tuple(self.image_shape[:2])}: change widths or image_shape')
@@ -230,13 +272,13 @@ class R3GANGenerator(nn.Module):
     for i, (width, groups, count) in enumerate(zip(self.widths, self.cardinality,
                                                    self.blocks)):
       if i == 0:
-        x = GenerativeBasis(width, name='basis', **prec)(x)
+        x = GenerativeBasis(width, self.basis_size, name='basis', **prec)(x)
       else:
         if x.shape[-1] != width:
           x = conv(width, 1, 1, f'stage{i}_transition', prec)(x)
         x = upsample(x, taps)
       for j in range(count):
-        x = ResidualBlock(groups, self.expansion, self.kernel_size, gain,
+        x = ResidualBlock(groups, self.expansion, self.kernel_size, gain, self.conv_impl,
                           name=f'stage{i}_block{j}', **prec)(x)
     x = conv(self.image_shape[2], 1, 1, 'to_rgb', prec)(x)
     return to_float32(x, self.dtype)
@@ -246,7 +288,7 @@ class R3GANDiscriminator(nn.Module):
   """R3GAN's D: [B, H, W, C], labels int [B] | None -> float32 logits [B, 1].
 
   widths in D's order (the image side first, G's reversed); every stage but the last
-  halves the side, so H = W = 4 * 2**(len(widths) - 1). Conditional (num_classes > 0):
+  halves the side, so H = W = basis_size * 2**(len(widths) - 1). Conditional (num_classes > 0):
   the basis maps to embed_dim and the logit is its dot product with the class embedding.
   """
   widths: Sequence[int] = R3GAN_PRESETS['cifar10']['widths'][::-1]
@@ -256,6 +298,8 @@ class R3GANDiscriminator(nn.Module):
   kernel_size: int = 3
   resampling_filter: Sequence[int] = (1, 2, 1)
   embed_dim: int = 768
+  basis_size: int = 4
+  conv_impl: str = 'auto'           # grouped convs: auto (block-diagonal dense on CPU) | xla
   num_classes: int = 0
   axis_name: Optional[str] = None   # unused: no normalization
   dtype: Any = None
@@ -267,7 +311,7 @@ class R3GANDiscriminator(nn.Module):
     del train
     check_stages(self)
     check_labels(self, labels)
-    side = 4 * 2**(len(self.widths) - 1)
+    side = self.basis_size * 2**(len(self.widths) - 1)
     if x.shape[1:3] != (side, side):
       raise ValueError(f'{len(self.widths)} stages take {side}x{side} images, not '
                        f'{x.shape[1:3]}: change widths')
@@ -277,14 +321,14 @@ class R3GANDiscriminator(nn.Module):
     last = len(self.widths) - 1
     for i, (groups, count) in enumerate(zip(self.cardinality, self.blocks)):
       for j in range(count):
-        x = ResidualBlock(groups, self.expansion, self.kernel_size, gain,
+        x = ResidualBlock(groups, self.expansion, self.kernel_size, gain, self.conv_impl,
                           name=f'stage{i}_block{j}', **prec)(x)
       if i < last:
         x = downsample(x, taps)
         if x.shape[-1] != self.widths[i + 1]:
           x = conv(self.widths[i + 1], 1, 1, f'stage{i}_transition', prec)(x)
-    out = DiscriminativeBasis(self.embed_dim if self.num_classes else 1, name='basis',
-                              **prec)(x)
+    out = DiscriminativeBasis(self.embed_dim if self.num_classes else 1, self.conv_impl,
+                              name='basis', **prec)(x)
     if self.num_classes:
       e = nn.Embed(self.num_classes, self.embed_dim, name='embed', param_dtype=self.param_dtype,
                    embedding_init=nn.initializers.normal(
