@@ -244,7 +244,7 @@ class R3GANGenerator(nn.Module):
   noise_dim: int = 64
   embed_dim: int = 64
   basis_size: int = 4
-  conv_impl: str = 'auto'           # grouped convs: auto (block-diagonal dense on CPU) | xla
+  conv_impl: str = 'auto'           # grouped convs: auto (a batched matmul on CPU) | xla
   num_classes: int = 0
   axis_name: Optional[str] = None   # unused: no normalization
   dtype: Any = None
@@ -299,7 +299,7 @@ class R3GANDiscriminator(nn.Module):
   resampling_filter: Sequence[int] = (1, 2, 1)
   embed_dim: int = 768
   basis_size: int = 4
-  conv_impl: str = 'auto'           # grouped convs: auto (block-diagonal dense on CPU) | xla
+  conv_impl: str = 'auto'           # grouped convs: auto (a batched matmul on CPU) | xla
   num_classes: int = 0
   axis_name: Optional[str] = None   # unused: no normalization
   dtype: Any = None
