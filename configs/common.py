@@ -130,6 +130,9 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.loss = ml_collections.ConfigDict(loss())
   c.reg = ml_collections.ConfigDict(reg())
   c.augment = ml_collections.ConfigDict(augment())
+  # schedule.<field> = dict(end=..., kimg=...): <field> from its value above to `end` by
+  # cosine over kimg thousand images (ganjax/schedules.py; R3GAN's presets); none here.
+  c.schedule = ml_collections.ConfigDict()
   opt = optimizer or adam()
   c.optimizer = ml_collections.ConfigDict(dict(g=dict(opt), d=dict(opt)))
   c.data = data_config

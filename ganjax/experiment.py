@@ -4,7 +4,7 @@ import functools
 
 import jax
 
-from ganjax import input_pipeline, model_summary, run_config, sampling
+from ganjax import input_pipeline, model_summary, run_config, sampling, schedules
 from ganjax.errors import GanjaxError
 from ganjax.models import build_models
 from ganjax.objectives import augment, losses, regularizers
@@ -38,12 +38,14 @@ class Experiment:
     self.generator, self.discriminator = build_models(
         config.model, image_shape=self.image_shape, num_classes=self.num_classes,
         axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
-    self.g_tx = make_optimizer(config.optimizer.g)
     step = self.step_config()
+    mine = lambda net: [s for s in step.schedules if s.field.startswith(f'optimizer.{net}.')]
+    self.g_tx = make_optimizer(config.optimizer.g, schedules=mine('g'), batch=config.batch_size)
     # D's optimizer updates per G step: one per D phase, a lazy phase every k-th time.
     d_updates = config.d_steps * sum(1 / p.interval for p in d_phases(step))
     lazy = step.reg.r1_every if own_reg_phase(step.reg) else 1
-    self.d_tx = make_optimizer(config.optimizer.d, d_updates, lazy)
+    self.d_tx = make_optimizer(config.optimizer.d, d_updates, lazy, mine('d'),
+                               config.batch_size)
 
   def _init_fn(self):
     return functools.partial(init_state, self.config, self.generator, self.discriminator,
@@ -82,7 +84,7 @@ class Experiment:
         fakes_for_d=c.get('fakes_for_d', 'train'), num_classes=self.num_classes,
         acgan=self.acgan,
         ema_decay=float(c.get('ema_decay', 0.0)), axis_name=self.par.axis_name,
-        seed_axis=seed_axis)
+        seed_axis=seed_axis, schedules=schedules.from_config(c))
 
   @property
   def acgan(self):

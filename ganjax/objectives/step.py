@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from ganjax import schedules
 from ganjax.objectives import augment, losses, regularizers as regs
 
 
@@ -45,6 +46,11 @@ class StepConfig:
   ema_decay: float = 0.0               # > 0: keep an EMA of G's params
   axis_name: Optional[str] = None      # set in pmap mode
   seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
+  schedules: tuple = ()                # schedules.Schedule of the fields that follow one
+
+  def hyper(self, field, static, step):
+    """`field`'s value at G step `step`: its schedule's, or the static one."""
+    return schedules.value(self.schedules, field, static, step, self.global_batch)
 
   @property
   def g_needs_reals(self):
@@ -174,7 +180,7 @@ def split_outputs(cfg, out):
 
 def augment_p(cfg, state):
   """The augmentation probability this step uses."""
-  return state.ada['p'] if cfg.aug.adaptive else cfg.aug.p
+  return state.ada['p'] if cfg.aug.adaptive else cfg.hyper('augment.p', cfg.aug.p, state.step)
 
 
 def augmented(ctx, state, x, key):
@@ -281,13 +287,16 @@ def gradient_penalties(ctx, state, d_params, names, x, keys, n=0):
                        (_global_rows(x.real, cfg.axis_name),), cfg.axis_name)
     x_hat = ctx.constrain(regs.interpolates(x.real, x.fake, eps))
     d_fn = critic(ctx, state, d_params, x.real_labels, keys['gp_drop'], keys['gp_aug'])
-    out['gp'] = regs.gradient_penalty(d_fn, x_hat, weight=rc.gp, one_sided=rc.gp_one_sided)
+    weight = cfg.hyper('reg.gp', rc.gp, state.step)
+    out['gp'] = regs.gradient_penalty(d_fn, x_hat, weight=weight, one_sided=rc.gp_one_sided)
   if rc.r1 and 'r1' in names:
     d_fn = critic(ctx, state, d_params, x.real_labels, keys['r1_drop'], keys['r1_aug'])
-    out['r1'] = _fused_lazy(cfg, n, lambda: regs.r1_penalty(d_fn, x.real, gamma=rc.r1))
+    gamma = cfg.hyper('reg.r1', rc.r1, state.step)
+    out['r1'] = _fused_lazy(cfg, n, lambda: regs.r1_penalty(d_fn, x.real, gamma=gamma))
   if rc.r2 and 'r2' in names:
     d_fn = critic(ctx, state, d_params, x.fake_labels, keys['r2_drop'], keys['r2_aug'])
-    out['r2'] = _fused_lazy(cfg, n, lambda: regs.r1_penalty(d_fn, x.fake, gamma=rc.r2))
+    gamma = cfg.hyper('reg.r2', rc.r2, state.step)
+    out['r2'] = _fused_lazy(cfg, n, lambda: regs.r1_penalty(d_fn, x.fake, gamma=gamma))
   return out
 
 
@@ -537,11 +546,14 @@ def adjust_augment(cfg, state):
                             'count': jnp.where(due_now, zero, ada['count'])})
 
 
-def step_metrics(cfg, d_out, g_out, p_used):
-  """The step's logged scalars from the last D update and the G update."""
+def step_metrics(cfg, d_out, g_out, p_used, step):
+  """The step's logged scalars from the last D update and the G update, and the
+  scheduled hyper-parameters' values (schedule/<field>) at G step `step`."""
   (d_loss, r, f, terms), (g_loss, g_out_terms) = d_out, g_out
   metrics = {'d_loss': d_loss, 'g_loss': g_loss, **losses.d_metrics(cfg.loss, real=r, fake=f),
              **terms, **g_out_terms}
+  for s in cfg.schedules:
+    metrics[f'schedule/{s.field}'] = s.at_images(step * cfg.global_batch)
   if cfg.aug.active:
     metrics['augment_p'] = jnp.asarray(p_used, jnp.float32)
   if cfg.aug.adaptive:
@@ -567,7 +579,7 @@ def train_step(ctx, state, images, labels=None):
   if cfg.ema_decay:
     state = state.replace(g_ema_params=ema_update(state.g_ema_params, state.g_params,
                                                   cfg.ema_decay))
-  metrics = step_metrics(cfg, d_out, g_out, p_used)
+  metrics = step_metrics(cfg, d_out, g_out, p_used, state.step)
   if cfg.aug.adaptive:
     state = adjust_augment(cfg, state)
   return state.replace(step=state.step + 1), _pmean(metrics, cfg.axis_name)
