@@ -52,7 +52,16 @@ def layer_rows(module, *inputs, **kwargs):
   rows, seen = [], set()
   for mod, x, y in calls:
     if any(len(p) > len(mod.path) and p[:len(mod.path)] == mod.path for p in paths):
-      continue  # a composite module: its leaves are listed instead
+      # A composite module: its leaves are listed instead, and a row of its own params
+      # (e.g. R3GAN's learned basis) when it has any.
+      own = {k: v for k, v in _subtree(variables.get('params', {}), mod.path).items()
+             if not isinstance(v, dict)}
+      if own and mod.path not in seen:
+        seen.add(mod.path)
+        rows.append(dict(name='/'.join(mod.path), type=type(mod).__name__, shape_in=_shape(x),
+                         shape_out=_shape(y), activation='', trainable=_count(own),
+                         non_trainable=0))
+      continue
     if mod.path in seen:
       continue  # SpectralNorm's variable transform runs its layer twice at init
     seen.add(mod.path)

@@ -89,3 +89,13 @@ def test_a_field_the_model_lacks_is_a_one_line_error():
   with pytest.raises(GanjaxError, match=r'model\.discriminator\.widht is not an option of '
                                         r'R3GANDiscriminator; it takes \[.*widths'):
     Experiment(c, devices=jax.devices()[:1])
+
+
+@pytest.mark.parametrize('conditional, g, d', [(True, '20,781,952', '21,280,512'),
+                                               (False, '20,732,160', '20,683,776')])
+def test_summary_prints_the_official_counts(conditional, g, d):
+  """configs/cifar10_r3gan.py: experiments.summary's totals are the official modules'
+  (learned basis included: a composite module's own params get a row)."""
+  from configs import cifar10_r3gan  # pylint: disable=g-import-not-at-top
+  text = Experiment(cifar10_r3gan.get_config(conditional)).summary()
+  assert f'trainable: {g} ' in text and f'trainable: {d} ' in text

@@ -1,0 +1,44 @@
+r"""R3GAN's CIFAR-10 preset (brownvc/R3GAN train.py --preset=CIFAR10 --cond=1 --batch=512),
+on ganjax's layer-for-layer port of its networks (ganjax/models/r3gan.py).
+
+python -m experiments.summary --config=configs/cifar10_r3gan.py     # G 20,781,952 / D 21,280,512
+python -m experiments.train --config=configs/cifar10_r3gan.py --workdir=runs/cifar10_r3gan \
+    --config.data.dir=PATH_WITH/cifar-10-binary.tar.gz
+
+As the preset: widths 768 x 4, cardinality 96 x 4, 2 blocks a stage, z of 64 dims, class
+embeddings of 64 (G) and 768 (D); RpGAN + R1 + R2 every step; Adam(β1 = 0, eps 1e-8);
+over 20M images by cosine: lr 2e-4 -> 5e-5, γ 0.05 -> 0.005, β2 0.9 -> 0.99; batch 512.
+Not yet as the preset (issue 32): its augmentation (ADA's pipeline, p 0 -> 0.55) and
+x-flips are off, and G's EMA has a fixed half-life of 5M images (the preset's end value;
+it ramps it from 0); its bfloat16 stages run in float32 (model.dtype sets all layers).
+num_steps covers the schedules' 20M images; the paper trains longer.
+"""
+
+from configs import common
+from ganjax.models import r3gan
+
+IMAGES = 20_000_000
+BATCH = 512
+
+
+def get_config(conditional=True):
+  """The preset's networks and schedules (the class-conditional run unless told)."""
+  nets = r3gan.preset('cifar10')
+  model = dict(name='r3gan', conditional=conditional, latent_dim=64,
+               generator=nets['generator'], discriminator=nets['discriminator'])
+  c = common.base(model=model, data_config=common.data('cifar10'),
+                  optimizer=common.adam(2e-4, b1=0.0, b2=0.9))
+  c.batch_size = BATCH
+  c.num_steps = IMAGES // BATCH
+  c.loss.update(name='relativistic', relativistic='paired')
+  c.reg.update(r1=0.05, r2=0.05)
+  c.ema_decay = 0.5 ** (BATCH / 5e6)   # a half-life of 5M images
+  kimg = IMAGES / 1000
+  cosine = lambda end: dict(end=end, kimg=kimg)
+  c.schedule.reg = dict(r1=cosine(0.005), r2=cosine(0.005))
+  c.schedule.optimizer = {net: dict(learning_rate=cosine(5e-5), b2=cosine(0.99))
+                          for net in 'gd'}
+  c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
+  c.steps_per_dispatch = 1
+  c.sample_every = c.checkpoint_every = 2000
+  return c
