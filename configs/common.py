@@ -99,6 +99,8 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.updates = 'alternating'     # D then G on fresh latents; simultaneous: seed 004, one pass
   c.fakes_for_d = 'train'       # G's BN mode for D's fakes; inference: Keras' predict (seed 001)
   c.ema_decay = 0.0             # > 0 (e.g. 0.999): EMA of G's weights, used to sample
+  c.ema_kimg = 0.0              # > 0: the EMA's half-life in kimg instead (StyleGAN2: 10)
+  c.ema_rampup = 0.0            # > 0: half-life <= images seen x this (StyleGAN2: 0.05)
   c.parallel = 'jit'            # jit | pmap
   c.conv_impl = 'auto'          # transposed convs: auto (subpixel on CPU) | xla | subpixel
   c.steps_per_dispatch = 10     # train steps per compiled call (lax.scan)

@@ -38,7 +38,7 @@ CHOICES = {
 }
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_split': 'auto',
-            'ema_decay': 0.0,
+            'ema_decay': 0.0, 'ema_kimg': 0.0, 'ema_rampup': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
             'data.sampling': 'epochs', 'data.clusters': 0, 'data.clusters_per_class': 0,
             'report': True, 'time_budget': 0.0,
@@ -103,6 +103,12 @@ def validate(config):
       raise GanjaxError(f'--config.{name} must be a positive integer, got {flat.get(name)!r}')
   if not (isinstance(flat['ema_decay'], float) and 0.0 <= flat['ema_decay'] < 1.0):
     raise GanjaxError(f'--config.ema_decay must be in [0, 1) (0: off), got {flat["ema_decay"]!r}')
+  for name in ('ema_kimg', 'ema_rampup'):
+    if not (isinstance(flat[name], (int, float)) and flat[name] >= 0):
+      raise GanjaxError(f'--config.{name} must be a number >= 0 (0: off), got {flat[name]!r}')
+  if flat['ema_decay'] and flat['ema_kimg']:
+    raise GanjaxError('--config.ema_decay and --config.ema_kimg both set the EMA: keep one '
+                      '(ema_kimg: a half-life in thousands of images, as StyleGAN2)')
   for name in ('eval_every', 'eval_samples'):
     if not isinstance(flat[name], int) or flat[name] < 0:
       raise GanjaxError(f'--config.{name} must be an integer >= 0, got {flat[name]!r}')

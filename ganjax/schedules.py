@@ -18,7 +18,7 @@ from ganjax.objectives import augment
 
 SCHEDULABLE = ('optimizer.g.learning_rate', 'optimizer.d.learning_rate', 'optimizer.g.b1',
                'optimizer.d.b1', 'optimizer.g.b2', 'optimizer.d.b2', 'reg.r1', 'reg.r2',
-               'reg.gp', 'augment.p')
+               'reg.gp', 'augment.p', 'ema_kimg')
 KINDS = ('cosine',)
 
 

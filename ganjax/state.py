@@ -45,13 +45,20 @@ def init_state(config, generator, discriminator, g_tx, d_tx, image_shape, num_cl
       d_batch_stats=d_vars.get('batch_stats', {}),
       g_opt_state=g_tx.init(g_vars['params']),
       d_opt_state=d_tx.init(d_vars['params']),
-      g_ema_params=g_vars['params'] if config.get('ema_decay', 0.0) else {},
+      g_ema_params=g_vars['params'] if keeps_ema(config) else {},
       lecam_ema=({'real': jnp.zeros((), jnp.float32), 'fake': jnp.zeros((), jnp.float32)}
                  if config.get('reg', {}).get('lecam', 0.0) else {}),
       # augment.p's default, -1 (augment.AUTO_P), starts ADA at 0
       ada=({'p': jnp.asarray(max(config.augment.p, 0.0), jnp.float32),
             'signs': jnp.zeros((), jnp.float32), 'count': jnp.zeros((), jnp.float32)}
            if config.get('augment', {}).get('adaptive', False) else {}))
+
+
+def keeps_ema(config):
+  """Whether the run keeps an EMA of G: ema_decay or ema_kimg set, or ema_kimg scheduled
+  (R3GAN ramps the half-life from 0)."""
+  return bool(config.get('ema_decay', 0.0) or config.get('ema_kimg', 0.0) or
+              'ema_kimg' in config.get('schedule', {}))
 
 
 def generator_params(state, raw=False):

@@ -84,3 +84,32 @@ def test_schedule_mistakes_are_one_line_errors(small_config, schedule, message):
   small_config.schedule = ml_collections.ConfigDict(schedule)
   with pytest.raises(GanjaxError, match=message):
     Experiment(small_config)
+
+
+def test_the_ema_half_life_is_stylegan2s(small_config):
+  """beta = 0.5 ** (batch / min(1000 ema_kimg, images seen x ema_rampup)), by hand."""
+  from ganjax.objectives import step as step_lib  # pylint: disable=g-import-not-at-top
+  small_config.ema_kimg, small_config.ema_rampup = 0.1, 0.5   # batch 16
+  cfg = Experiment(small_config).step_config()
+  for step in (0, 1, 4, 100):
+    half_life = min(100.0, 16 * step * 0.5)
+    want = 0.5 ** (16 / max(half_life, 1e-8))
+    np.testing.assert_allclose(float(step_lib.ema_decay(cfg, step)), want, rtol=1e-6)
+
+
+def test_a_ramped_ema_starts_at_g_and_then_lags(small_config, tmp_path):
+  small_config.schedule = ml_collections.ConfigDict(dict(ema_kimg=dict(end=1.0, kimg=1.0)))
+  small_config.num_steps = small_config.checkpoint_every = 1
+  one = jax.device_get(train.train_and_evaluate(small_config, str(tmp_path / 'one')))
+  for a, b in zip(jax.tree.leaves(one.g_ema_params), jax.tree.leaves(one.g_params)):
+    np.testing.assert_array_equal(a, b)   # half-life 0 at step 0: the EMA is G
+  small_config.num_steps = 3
+  three = jax.device_get(train.train_and_evaluate(small_config, str(tmp_path / 'three')))
+  assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(three.g_ema_params),
+                                                      jax.tree.leaves(three.g_params)))
+
+
+def test_ema_decay_and_ema_kimg_together_are_refused(small_config):
+  small_config.ema_decay, small_config.ema_kimg = 0.999, 10.0
+  with pytest.raises(GanjaxError, match='keep one'):
+    Experiment(small_config)

@@ -44,6 +44,9 @@ class StepConfig:
   num_classes: int = 0
   acgan: bool = False                  # D's outputs [B,1+n]: a logit, then class logits
   ema_decay: float = 0.0               # > 0: keep an EMA of G's params
+  ema_kimg: float = 0.0                # > 0: the EMA's half-life in kimg (StyleGAN2, R3GAN)
+  ema_rampup: float = 0.0              # > 0: half-life <= images seen x ema_rampup
+  keeps_ema: bool = False              # any of the above (state.keeps_ema)
   axis_name: Optional[str] = None      # set in pmap mode
   seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
   schedules: tuple = ()                # schedules.Schedule of the fields that follow one
@@ -528,6 +531,18 @@ def simultaneous_update(ctx, state, real, real_labels, key):
 
 
 # After the updates: G's EMA, ADA's p, the metrics.
+def ema_decay(cfg, step):
+  """G's EMA decay at G step `step`: ema_decay, or StyleGAN2's 0.5 ** (batch / half-life)
+  for a half-life of ema_kimg thousand images (scheduled: R3GAN's ramp), at most images
+  seen x ema_rampup when set."""
+  if not cfg.ema_kimg and not schedules.find(cfg.schedules, 'ema_kimg'):
+    return cfg.ema_decay
+  images = cfg.hyper('ema_kimg', cfg.ema_kimg, step) * 1000.0
+  if cfg.ema_rampup:
+    images = jnp.minimum(images, step * cfg.global_batch * cfg.ema_rampup)
+  return 0.5 ** (cfg.global_batch / jnp.maximum(images, 1e-8))
+
+
 def ema_update(ema, params, decay):
   """decay * ema + (1 - decay) * params, leaf by leaf (after each G update)."""
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
@@ -576,9 +591,9 @@ def train_step(ctx, state, images, labels=None):
     g_real = batch(cfg.d_steps) if cfg.g_needs_reals else (None, None)
     state, g_out = g_update(ctx, state, update_key(state.rng, state.step, cfg.d_steps),
                             *g_real)
-  if cfg.ema_decay:
+  if cfg.keeps_ema:
     state = state.replace(g_ema_params=ema_update(state.g_ema_params, state.g_params,
-                                                  cfg.ema_decay))
+                                                  ema_decay(cfg, state.step)))
   metrics = step_metrics(cfg, d_out, g_out, p_used, state.step)
   if cfg.aug.adaptive:
     state = adjust_augment(cfg, state)
