@@ -136,8 +136,11 @@ def test_random_noise_and_style_mixing_come_from_rng_streams(fixture):
                                   rngs={'noise': jax.random.key(key)}, **kw)
   np.testing.assert_array_equal(run(1), run(1))
   assert np.abs(run(1) - run(2)).max() > 1e-3
+  # Sampling without a 'noise' stream uses the const noise (official generate.py's default).
+  np.testing.assert_array_equal(g.apply(variables, z, labels, train=False),
+                                g.apply(variables, z, labels, train=False, noise_mode='const'))
   with pytest.raises(ValueError, match="'noise' rng"):
-    g.apply(variables, z, labels, train=False)
+    g.apply(variables, z, labels, train=True, mutable=['batch_stats'])
   mixing = g.clone(style_mixing_prob=1.0)
   mix = lambda key: mixing.apply(variables, z, labels, train=True, noise_mode='const',
                                  rngs={'mixing': jax.random.key(key)}, mutable=['batch_stats'])[0]

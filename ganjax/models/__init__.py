@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from ganjax.errors import GanjaxError
-from ganjax.models import biggan, cgan, dcgan, r3gan, resnet
+from ganjax.models import biggan, cgan, dcgan, r3gan, resnet, stylegan2
 from ganjax.models.mlp import MLPDiscriminator, MLPGenerator
 
 MODELS = {
@@ -16,6 +16,7 @@ MODELS = {
     'resnet': (resnet.ResNetGenerator, resnet.ResNetDiscriminator),
     'biggan': (biggan.BigGANGenerator, biggan.BigGANDiscriminator),
     'r3gan': (r3gan.R3GANGenerator, r3gan.R3GANDiscriminator),
+    'stylegan2': (stylegan2.StyleGAN2Generator, stylegan2.StyleGAN2Discriminator),
 }
 
 

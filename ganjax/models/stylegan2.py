@@ -240,7 +240,10 @@ class StyleGAN2Generator(nn.Module):
       ws = style_mix(mapping, ws, z, c, self.make_rng('mixing'), self.style_mixing_prob)
     synthesis = SynthesisNetwork(h, channels, self.channel_base, self.channel_max,
                                  self.architecture, self.conv_clamp, name='synthesis')
-    return synthesis(ws, noise_mode or self.noise_mode, noise)
+    mode = noise_mode or self.noise_mode
+    if mode == 'random' and noise is None and not train and not self.has_rng('noise'):
+      mode = 'const'   # sampling without a 'noise' stream: official generate.py's default
+    return synthesis(ws, mode, noise)
 
 
 class StyleGAN2Discriminator(nn.Module):

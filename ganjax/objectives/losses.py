@@ -11,7 +11,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-LOSSES = ('bce', 'hinge', 'wasserstein', 'least_squares', 'relativistic')
+LOSSES = ('bce', 'hinge', 'wasserstein', 'least_squares', 'relativistic', 'logistic')
 GENERATOR_LOSSES = ('non_saturating', 'minimax')
 RELATIVISTIC = ('average', 'paired')
 
@@ -42,7 +42,7 @@ class LossConfig:
   @property
   def sigmoid_outputs(self):
     """Whether D's outputs are logits of a probability (sigmoid means are logged)."""
-    return self.name in ('bce', 'relativistic')
+    return self.name in ('bce', 'relativistic', 'logistic')
 
   @property
   def midpoint(self):
@@ -59,7 +59,8 @@ def d_real_term(cfg, real):
   """D's loss on its outputs for reals [B,1] -> scalar.
 
   bce: E[-t log σ(D(x)) - (1-t) log(1-σ(D(x)))], t = real_label; hinge: E[relu(1 - D(x))];
-  wasserstein: -E[D(x)]; least_squares: E[(D(x) - b)²].
+  wasserstein: -E[D(x)]; least_squares: E[(D(x) - b)²]; logistic (StyleGAN2's):
+  E[softplus(-D(x))], with weight 1 (bce's Keras mean over [real; fake] halves it).
   """
   if cfg.name == 'bce':
     return jnp.mean(bce_with_logits(real, cfg.real_label))
@@ -69,6 +70,8 @@ def d_real_term(cfg, real):
     return -jnp.mean(real)
   if cfg.name == 'least_squares':
     return jnp.mean(jnp.square(real - cfg.ls_b))
+  if cfg.name == 'logistic':
+    return jnp.mean(jax.nn.softplus(-real))
   raise ValueError(f'loss {cfg.name!r} has no separate real term; use d_batch=combined')
 
 
@@ -76,7 +79,7 @@ def d_fake_term(cfg, fake):
   """D's loss on its outputs for fakes [B,1] -> scalar.
 
   bce: E[-log(1 - σ(D(G(z))))]; hinge: E[relu(1 + D(G(z)))]; wasserstein: E[D(G(z))];
-  least_squares: E[(D(G(z)) - a)²].
+  least_squares: E[(D(G(z)) - a)²]; logistic: E[softplus(D(G(z)))].
   """
   if cfg.name == 'bce':
     return jnp.mean(bce_with_logits(fake, 0.0))
@@ -86,6 +89,8 @@ def d_fake_term(cfg, fake):
     return jnp.mean(fake)
   if cfg.name == 'least_squares':
     return jnp.mean(jnp.square(fake - cfg.ls_a))
+  if cfg.name == 'logistic':
+    return jnp.mean(jax.nn.softplus(fake))
   raise ValueError(f'loss {cfg.name!r} has no separate fake term; use d_batch=combined')
 
 
@@ -116,7 +121,8 @@ def g_loss(cfg, *, fake, real=None, mean=jnp.mean):
 
   bce non_saturating: -E log σ(D(G(z))); bce minimax: E log(1 - σ(D(G(z)))) (Goodfellow
   et al.'s original objective, which G minimizes); hinge and wasserstein: -E D(G(z));
-  least_squares: ½ E[(D(G(z)) - c)²]; relativistic: D's loss with the roles swapped
+  least_squares: ½ E[(D(G(z)) - c)²]; logistic (StyleGAN2's non-saturating):
+  E[softplus(-D(G(z)))]; relativistic: D's loss with the roles swapped
   (`mean` as in d_loss).
   """
   if cfg.name == 'bce':
@@ -127,6 +133,8 @@ def g_loss(cfg, *, fake, real=None, mean=jnp.mean):
     raise ValueError(f'unknown generator loss {cfg.generator!r}; use one of {GENERATOR_LOSSES}')
   if cfg.name in ('hinge', 'wasserstein'):
     return -jnp.mean(fake)
+  if cfg.name == 'logistic':
+    return jnp.mean(jax.nn.softplus(-fake))
   if cfg.name == 'least_squares':
     return 0.5 * jnp.mean(jnp.square(fake - cfg.ls_c))
   if cfg.name == 'relativistic':

@@ -99,7 +99,8 @@ def real_batch_size(d_batch, global_batch):
 # streams, so a step with every newer feature off draws what it always drew).
 _SPLIT = {'d': ('fakes', 'd_drop_real', 'd_drop_fake'), 'g': ('fakes', 'd_drop_fake')}
 _TAGS = dict(aug_real=0xA0, aug_fake=0xA1, gp_eps=0xA2, gp_drop=0xA3, r1_drop=0xA4,
-             r2_drop=0xA5, g_real_drop=0xA6, gp_aug=0xA7, r1_aug=0xA8, r2_aug=0xA9)
+             r2_drop=0xA5, g_real_drop=0xA6, gp_aug=0xA7, r1_aug=0xA8, r2_aug=0xA9,
+             g_noise=0xAA, g_mixing=0xAB)   # G's own draws (StyleGAN2's noise, mixing)
 
 
 def update_key(rng, step, i):
@@ -159,12 +160,17 @@ def draw_fakes(ctx, key, batch):
   return ctx.constrain(z), labels
 
 
-def run_g(ctx, state, g_params, z, labels, train=True):
-  """G forward; returns (images, new G batch stats) (the old ones if not train)."""
+def run_g(ctx, state, g_params, z, labels, keys, train=True):
+  """G forward with the update's G streams (a G that draws noise or mixes styles uses
+  them; others ignore them); returns (images, new G batch stats) (the old ones if not
+  train)."""
   variables = {'params': g_params, 'batch_stats': state.g_batch_stats}
+  rngs = {'noise': keys['g_noise'], 'mixing': keys['g_mixing']}
   if not train:
-    return ctx.generator.apply(variables, z, labels, train=False), state.g_batch_stats
-  out, mut = ctx.generator.apply(variables, z, labels, train=True, mutable=['batch_stats'])
+    return (ctx.generator.apply(variables, z, labels, train=False, rngs=rngs),
+            state.g_batch_stats)
+  out, mut = ctx.generator.apply(variables, z, labels, train=True, mutable=['batch_stats'],
+                                 rngs=rngs)
   return out, mut.get('batch_stats', {})
 
 
@@ -428,12 +434,14 @@ def merge_d_outputs(cfg, outs):
   return loss, r, f, terms
 
 
-def d_inputs(ctx, state, real, real_labels, key):
+def d_inputs(ctx, state, real, real_labels, keys):
   """DInputs of one D update: the reals, and as many fakes from fresh latents (G's BN
   statistics are not updated by a D update)."""
   cfg = ctx.cfg
-  z, fake_labels = draw_fakes(ctx, key, real_batch_size(cfg.d_batch, cfg.global_batch))
-  fake = run_g(ctx, state, state.g_params, z, fake_labels, train=cfg.fakes_for_d == 'train')[0]
+  z, fake_labels = draw_fakes(ctx, keys['fakes'],
+                              real_batch_size(cfg.d_batch, cfg.global_batch))
+  fake = run_g(ctx, state, state.g_params, z, fake_labels, keys,
+               train=cfg.fakes_for_d == 'train')[0]
   return DInputs(ctx.constrain(real), lax.stop_gradient(fake), real_labels, fake_labels)
 
 
@@ -441,7 +449,7 @@ def d_update(ctx, state, real, real_labels, key, n=0):
   """One D update (n counts them, for lazy phases): its phases in order; returns
   (state, (d_loss, r [B,1], f [B,1], terms))."""
   keys = streams(key, 'd')
-  x = d_inputs(ctx, state, real, real_labels, keys['fakes'])
+  x = d_inputs(ctx, state, real, real_labels, keys)
   outs = []
   for phase in d_phases(ctx.cfg):
     run = d_main_phase if phase.sides else d_reg_phase
@@ -472,7 +480,7 @@ def g_update(ctx, state, key, real=None, real_labels=None):
                 adversarial=False)
 
   def loss_fn(g_params):
-    fake, g_stats = run_g(ctx, state, g_params, z, labels)
+    fake, g_stats = run_g(ctx, state, g_params, z, labels, keys)
     f, f_class = split_outputs(cfg, d_fn(fake))
     loss, terms = g_terms(cfg, f, f_class, labels, r)
     return loss + sum(terms.values()), (loss, terms, g_stats)
@@ -490,7 +498,7 @@ def simultaneous_update(ctx, state, real, real_labels, key):
   cfg, keys = ctx.cfg, streams(key, 'd')
   z, fake_labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
   real = ctx.constrain(real)
-  fake, g_pull, g_stats = jax.vjp(lambda p: run_g(ctx, state, p, z, fake_labels),
+  fake, g_pull, g_stats = jax.vjp(lambda p: run_g(ctx, state, p, z, fake_labels, keys),
                                   state.g_params, has_aux=True)
   aug_real = augmented(ctx, state, real, keys['aug_real'])
   r_out, r_pull, stats = jax.vjp(
