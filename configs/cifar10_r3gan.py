@@ -23,20 +23,28 @@ BATCH = 512
 
 def get_config(conditional=True):
   """The preset's networks and schedules (the class-conditional run unless told)."""
-  nets = r3gan.preset('cifar10')
+  return preset_config('cifar10', common.data('cifar10'), conditional, batch=BATCH,
+                       gamma=(0.05, 0.005), ema_kimg=5000.0)
+
+
+def preset_config(preset, data_config, conditional, *, batch, gamma, ema_kimg):
+  """An R3GAN preset (train.py): its networks, RpGAN + R1 + R2 at γ gamma[0] -> gamma[1],
+  lr 2e-4 -> 5e-5, β2 0.9 -> 0.99 and the EMA half-life 0 -> ema_kimg, by cosine over
+  20M images."""
+  nets = r3gan.preset(preset)
   model = dict(name='r3gan', conditional=conditional, latent_dim=64,
                generator=nets['generator'], discriminator=nets['discriminator'])
-  c = common.base(model=model, data_config=common.data('cifar10'),
+  c = common.base(model=model, data_config=data_config,
                   optimizer=common.adam(2e-4, b1=0.0, b2=0.9))
-  c.batch_size = BATCH
-  c.num_steps = IMAGES // BATCH
+  c.batch_size = batch
+  c.num_steps = IMAGES // batch
   c.loss.update(name='relativistic', relativistic='paired')
-  c.reg.update(r1=0.05, r2=0.05)
-  c.ema_kimg = 0.0   # G's EMA half-life: 0 -> 5,000 kimg by cosine, as the preset
+  c.reg.update(r1=gamma[0], r2=gamma[0])
+  c.ema_kimg = 0.0   # G's EMA half-life: 0 -> ema_kimg by cosine, as the presets
   kimg = IMAGES / 1000
   cosine = lambda end: dict(end=end, kimg=kimg)
-  c.schedule.ema_kimg = cosine(5000.0)
-  c.schedule.reg = dict(r1=cosine(0.005), r2=cosine(0.005))
+  c.schedule.ema_kimg = cosine(ema_kimg)
+  c.schedule.reg = dict(r1=cosine(gamma[1]), r2=cosine(gamma[1]))
   c.schedule.optimizer = {net: dict(learning_rate=cosine(5e-5), b2=cosine(0.99))
                           for net in 'gd'}
   c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop

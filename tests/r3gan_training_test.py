@@ -91,11 +91,15 @@ def test_a_field_the_model_lacks_is_a_one_line_error():
     Experiment(c, devices=jax.devices()[:1])
 
 
-@pytest.mark.parametrize('conditional, g, d', [(True, '20,781,952', '21,280,512'),
-                                               (False, '20,732,160', '20,683,776')])
-def test_summary_prints_the_official_counts(conditional, g, d):
-  """configs/cifar10_r3gan.py: experiments.summary's totals are the official modules'
-  (learned basis included: a composite module's own params get a row)."""
-  from configs import cifar10_r3gan  # pylint: disable=g-import-not-at-top
-  text = Experiment(cifar10_r3gan.get_config(conditional)).summary()
+@pytest.mark.parametrize('preset, g, d', [('cifar10', '20,781,952', '21,280,512'),
+                                          ('cifar10 uncond', '20,732,160', '20,683,776'),
+                                          ('ffhq64', '22,429,824', '22,381,440')])
+def test_summary_prints_the_official_counts(preset, g, d):
+  """configs/cifar10_r3gan.py and folder_r3gan.py (FFHQ-64): experiments.summary's totals
+  are the official modules' (learned basis included: a composite module's own params get
+  a row)."""
+  from configs import cifar10_r3gan, folder_r3gan  # pylint: disable=g-import-not-at-top
+  config = (folder_r3gan.get_config() if preset == 'ffhq64' else
+            cifar10_r3gan.get_config(conditional=preset == 'cifar10'))
+  text = Experiment(config).summary()
   assert f'trainable: {g} ' in text and f'trainable: {d} ' in text
