@@ -12,7 +12,7 @@ from ganjax.parallel import DataParallel
 from ganjax.objectives.step import (StepConfig, batches_per_step, d_phases, make_step_fns,
                                     own_reg_phase, real_batch_size)
 from ganjax.optimizers import make_optimizer
-from ganjax.state import init_state, keeps_ema
+from ganjax.state import init_state
 
 
 class Experiment:
@@ -84,7 +84,7 @@ class Experiment:
         fakes_for_d=c.get('fakes_for_d', 'train'), num_classes=self.num_classes,
         acgan=self.acgan,
         ema_decay=float(c.get('ema_decay', 0.0)), ema_kimg=float(c.get('ema_kimg', 0.0)),
-        ema_rampup=float(c.get('ema_rampup', 0.0)), keeps_ema=keeps_ema(c),
+        ema_rampup=float(c.get('ema_rampup', 0.0)),
         axis_name=self.par.axis_name,
         seed_axis=seed_axis, schedules=schedules.from_config(c))
 

@@ -41,31 +41,24 @@ def make_optimizer(opt_config, updates_per_step=1.0, lazy_interval=1, schedules=
   optimizer is corrected by c = lazy_ratio(k) (lr * c, betas ** c; RMSprop's decay ** c).
   schedules: Schedule for fields of this opt_config, named by their last part (the
   optimizer's update count -> images seen: count / updates_per_step * batch)."""
-  name = opt_config.get('name', 'adam')
   c = lazy_ratio(lazy_interval)
-  fixed = {'learning_rate': learning_rate(opt_config, updates_per_step, c),
-           'b1': opt_config.get('b1', 0.9) ** c, 'b2': opt_config.get('b2', 0.999) ** c}
-  hyper = dict(fixed)
-  for s in schedules:
-    key = s.field.rsplit('.', 1)[1]
-    if key == 'learning_rate' and not isinstance(fixed['learning_rate'], float):
-      raise GanjaxError(f'--config.schedule.{s.field} and warmup_steps / decay_steps both '
-                        'set the learning rate: keep one')
-    power = key != 'learning_rate'
-    hyper[key] = lambda count, s=s, power=power: _scaled(
-        s.at_images(count / updates_per_step * batch), c, power)
-  if name == 'rmsprop':
+  hyper = {'learning_rate': learning_rate(opt_config, updates_per_step, c)}
+  if opt_config.get('name', 'adam') == 'rmsprop':
     # torch's RMSprop: alpha 0.99, eps added to sqrt(v) (optax's default adds it inside).
     make = lambda learning_rate: optax.rmsprop(learning_rate, decay=0.99 ** c, eps=1e-8,
                                                eps_in_sqrt=False)
-    hyper = {'learning_rate': hyper['learning_rate']}
   else:
     make = optax.adam
-    if name == 'adam' and not schedules:
-      return optax.adam(fixed['learning_rate'], b1=fixed['b1'], b2=fixed['b2'])
-  if not schedules:
-    return make(**hyper)
-  return optax.inject_hyperparams(make)(**hyper)
+    hyper.update(b1=opt_config.b1 ** c, b2=opt_config.b2 ** c)
+  for s in schedules:
+    key = s.field.rsplit('.', 1)[1]
+    if key not in hyper or not isinstance(hyper[key], float):
+      raise GanjaxError(f'--config.schedule.{s.field}: this optimizer takes no fixed {key} '
+                        'to schedule (RMSprop has no betas; warmup_steps / decay_steps '
+                        'already set the learning rate): keep one')
+    hyper[key] = lambda count, s=s, key=key: _scaled(
+        s.at_images(count / updates_per_step * batch), c, key != 'learning_rate')
+  return optax.inject_hyperparams(make)(**hyper) if schedules else make(**hyper)
 
 
 def _scaled(v, c, power):

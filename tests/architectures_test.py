@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from conftest import MNIST_DIR, assert_adam_close
+from conftest import MNIST_DIR, assert_adam_close, train_chunk
 from ganjax import train
 from ganjax.experiment import Experiment
 from ganjax.parallel import preprocess
@@ -120,13 +120,7 @@ def test_each_update_writes_only_its_own_network(d):
 
 
 def _train(config, devices, steps=2):
-  exp = Experiment(config, devices=devices)
-  dataset = exp.load_dataset()
-  chunk = exp.par.compile_chunk(exp.step_fns().train_step, unroll=True)
-  state = exp.par.to_mode(exp.init_state())
-  state, metrics = chunk(state, exp.device_data(dataset),
-                         exp.par.shard_steps(exp.sampler(dataset.num_examples).indices(0, steps)))
-  return jax.device_get(exp.par.to_canonical(state)), exp.par.metrics_to_host(metrics)
+  return train_chunk(config, devices, steps, unroll=True)
 
 
 @pytest.mark.parametrize('mode', ['jit', 'pmap'])

@@ -40,6 +40,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_DIR = os.path.join(os.path.dirname(REPO), 'shared', 'data', 'mnist')
 
 
+def train_chunk(config, devices, steps, unroll=None):
+  """`steps` train steps in one compiled chunk from the seed's init, as the loop feeds
+  them: (host canonical state, host metrics [S]). unroll None: the config's."""
+  from ganjax.experiment import Experiment  # pylint: disable=g-import-not-at-top
+  exp = Experiment(config, devices=devices)
+  dataset = exp.load_dataset()
+  unroll = config.get('unroll_steps', False) if unroll is None else unroll
+  chunk = exp.par.compile_chunk(exp.step_fns().train_step, unroll=unroll)
+  state = exp.par.to_mode(exp.init_state())
+  state, metrics = chunk(state, exp.device_data(dataset),
+                         exp.par.shard_steps(exp.sampler(dataset.num_examples).indices(0, steps)))
+  return jax.device_get(exp.par.to_canonical(state)), exp.par.metrics_to_host(metrics)
+
+
 def make_small_config():
   """configs/mnist_mlp.py shrunk to a few-ms step, on the shared 10k MNIST digits."""
   from configs import mnist_mlp  # pylint: disable=g-import-not-at-top

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import assert_adam_close, write_cifar_bins
+from conftest import assert_adam_close, train_chunk, write_cifar_bins
 from ganjax import run_config
 from ganjax.checkpoint import Checkpointer
 from ganjax.errors import GanjaxError
@@ -28,14 +28,7 @@ def _equal(a, b):
 
 def _run(config, devices, steps=3):
   """`steps` steps in one chunk from the seed's init: (host state, host metrics)."""
-  exp = Experiment(config, devices=devices)
-  dataset = exp.load_dataset()
-  chunk = exp.par.compile_chunk(exp.step_fns().train_step,
-                                unroll=config.get('unroll_steps', False))
-  state = exp.par.to_mode(exp.init_state())
-  state, metrics = chunk(state, exp.device_data(dataset),
-                         exp.par.shard_steps(exp.sampler(dataset.num_examples).indices(0, steps)))
-  return jax.device_get(exp.par.to_canonical(state)), exp.par.metrics_to_host(metrics)
+  return train_chunk(config, devices, steps, unroll=None)
 
 
 def _modern(c, loss='hinge'):

@@ -5,24 +5,14 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import assert_adam_close, with_objectives
+from conftest import assert_adam_close, train_chunk, with_objectives
 from ganjax.errors import GanjaxError
 from ganjax.parallel import check_batch
-from ganjax.experiment import Experiment
 
 
 def _train(config, devices, steps=3):
   """Runs `steps` steps in one chunk from the seed's init; returns host params, metrics."""
-  exp = Experiment(config, devices=devices)
-  dataset = exp.load_dataset()
-  chunk = exp.par.compile_chunk(exp.step_fns().train_step,
-                                unroll=config.get('unroll_steps', False))
-  sampler = exp.sampler(dataset.num_examples)
-  state = exp.par.to_mode(exp.init_state())
-  state, metrics = chunk(state, exp.device_data(dataset),
-                         exp.par.shard_steps(sampler.indices(0, steps)))
-  state = jax.device_get(exp.par.to_canonical(state))
-  return state, exp.par.metrics_to_host(metrics)
+  return train_chunk(config, devices, steps, unroll=None)
 
 
 def _assert_close(a, b, rtol=2e-4, atol=2e-6):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import assert_adam_close, write_cifar_bins
+from conftest import assert_adam_close, train_chunk, write_cifar_bins
 from ganjax import train
 from ganjax.experiment import Experiment
 from ganjax.parallel import preprocess
@@ -54,13 +54,7 @@ def test_each_update_writes_only_its_own_network(tmp_path):
 
 
 def _train(config, devices, steps=2):
-  exp = Experiment(config, devices=devices)
-  dataset = exp.load_dataset()
-  chunk = exp.par.compile_chunk(exp.step_fns().train_step, unroll=True)
-  state = exp.par.to_mode(exp.init_state())
-  state, metrics = chunk(state, exp.device_data(dataset),
-                         exp.par.shard_steps(exp.sampler(dataset.num_examples).indices(0, steps)))
-  return jax.device_get(exp.par.to_canonical(state)), exp.par.metrics_to_host(metrics)
+  return train_chunk(config, devices, steps, unroll=True)
 
 
 def test_eight_devices_equal_one_device(tmp_path):

@@ -46,7 +46,6 @@ class StepConfig:
   ema_decay: float = 0.0               # > 0: keep an EMA of G's params
   ema_kimg: float = 0.0                # > 0: the EMA's half-life in kimg (StyleGAN2, R3GAN)
   ema_rampup: float = 0.0              # > 0: half-life <= images seen x ema_rampup
-  keeps_ema: bool = False              # any of the above (state.keeps_ema)
   axis_name: Optional[str] = None      # set in pmap mode
   seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
   schedules: tuple = ()                # schedules.Schedule of the fields that follow one
@@ -54,6 +53,11 @@ class StepConfig:
   def hyper(self, field, static, step):
     """`field`'s value at G step `step`: its schedule's, or the static one."""
     return schedules.value(self.schedules, field, static, step, self.global_batch)
+
+  @property
+  def keeps_ema(self):
+    """Whether G's EMA is kept: ema_decay or ema_kimg set, or ema_kimg scheduled."""
+    return bool(self.ema_decay or self.ema_kimg or schedules.find(self.schedules, 'ema_kimg'))
 
   @property
   def g_needs_reals(self):
@@ -526,8 +530,10 @@ def simultaneous_update(ctx, state, real, real_labels, key):
   x = DInputs(real, lax.stop_gradient(fake), real_labels, fake_labels)
   phases, terms = d_phases(cfg, 'combined'), {}
   if any(getattr(cfg.reg, name) for name in phases[0].penalties):
-    penalty = lambda p: (lambda t: (sum(t.values()), t))(gradient_penalties(
-        ctx, state, p, phases[0].penalties, x, keys, state.step))
+    def penalty(d_params):
+      terms = gradient_penalties(ctx, state, d_params, phases[0].penalties, x, keys,
+                                 state.step)
+      return sum(terms.values()), terms
     reg_grads, terms = jax.grad(penalty, has_aux=True)(state.d_params)
     d_grads = jax.tree.map(jnp.add, d_grads, reg_grads)
   state = apply_d_grads(ctx, state, d_grads, d_stats)
