@@ -12,9 +12,12 @@ mapping, conv_clamp 256, no style mixing and no path length penalty (cifar sets 
 its own (reg.lazy=own_step: D's Adam at lr x 16/17, betas ^ 16/17); G's Adam as the
 official one sees it: G_reg_interval 4 stays on with pl_weight 0, so its lr and betas
 carry c = 4/5 though its reg phase never updates; Adam(lr 0.0025, betas (0, 0.99), eps
-1e-8); G's EMA with a half-life of 500 kimg ramped up at 0.05; 100,000 kimg. Not yet as
-the spec (issue 32): ADA's 'bgc' pipeline (augment off until it lands); the official
-fp16 layers run in float32.
+1e-8); G's EMA with a half-life of 500 kimg ramped up at 0.05; 100,000 kimg; ADA (the
+official --aug=ada default): the 'bgc' pipeline on every image D sees, p from 0 toward
+r_t = E[sign D(x_real)] = 0.6, adjusted every 4 steps by at most 1 per 500 kimg. Not as
+the spec: the official fp16 layers run in float32 (model.dtype=bfloat16 is ganjax's
+mixed precision). The official cifar runs do not mirror (data.xflip=False, --mirror's
+default).
 """
 
 from configs import common
@@ -36,6 +39,7 @@ def get_config(conditional=True):
   c.num_steps = IMAGES // BATCH
   c.loss.name = 'logistic'
   c.reg.update(r1=0.01, r1_every=16, lazy='own_step')
+  c.augment.update(policy='bgc', adaptive=True, target=0.6, kimg=500.0, adjust_every=4)
   c.ema_kimg, c.ema_rampup = 500.0, 0.05
   c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
   c.steps_per_dispatch = 1

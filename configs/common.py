@@ -22,6 +22,7 @@ def data(name, **overrides):
   d.channels = 3           # folder: 3 (RGB) or 1 (L)
   d.resize = 'crop'        # folder: crop (center square) | pad (to a square)
   d.holdout = 0.0          # folder: seeded fraction held out as the 'test' split
+  d.xflip = False          # mirror each real with probability 1/2 (official --mirror)
   d.num_classes = 0        # folder: classes when the folder is not at hand (summary)
   d.sampling = 'epochs'    # epochs (seeded permutations) | replacement (seed 001's randint)
   d.clusters = 0           # k > 0: labels are k balanced k-means clusters of the pixels

@@ -40,7 +40,10 @@ class Experiment:
         axis_name=self.par.axis_name, conv_impl=config.get('conv_impl', 'auto'))
     step = self.step_config()
     mine = lambda net: [s for s in step.schedules if s.field.startswith(f'optimizer.{net}.')]
-    self.g_tx = make_optimizer(config.optimizer.g, schedules=mine('g'), batch=config.batch_size)
+    # G's: one update per step, and its path length update every pl_every-th step.
+    g_lazy = step.reg.pl_every if step.reg.pl_weight else 0
+    self.g_tx = make_optimizer(config.optimizer.g, 1 + (1 / g_lazy if g_lazy else 0),
+                               max(g_lazy, 1), mine('g'), config.batch_size)
     # D's optimizer updates per G step: one per D phase, a lazy phase every k-th time.
     d_updates = config.d_steps * sum(1 / p.interval for p in d_phases(step))
     lazy = step.reg.r1_every if own_reg_phase(step.reg) else 1
@@ -86,7 +89,8 @@ class Experiment:
         ema_decay=float(c.get('ema_decay', 0.0)), ema_kimg=float(c.get('ema_kimg', 0.0)),
         ema_rampup=float(c.get('ema_rampup', 0.0)),
         axis_name=self.par.axis_name,
-        seed_axis=seed_axis, schedules=schedules.from_config(c))
+        seed_axis=seed_axis, schedules=schedules.from_config(c),
+        xflip=bool(c.data.get('xflip', False)))
 
   @property
   def acgan(self):

@@ -35,12 +35,13 @@ CHOICES = {
     'model.dtype': ('float32', 'bfloat16'),
     'model.param_dtype': ('float32', 'bfloat16'),
     'model.conditional': (False, True, 'auto'),
+    'data.xflip': (False, True),
 }
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_split': 'auto',
             'ema_decay': 0.0, 'ema_kimg': 0.0, 'ema_rampup': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
-            'data.sampling': 'epochs', 'data.clusters': 0, 'data.clusters_per_class': 0,
+            'data.sampling': 'epochs', 'data.clusters': 0, 'data.xflip': False, 'data.clusters_per_class': 0,
             'report': True, 'time_budget': 0.0,
             'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
             'optimizer.g.decay_steps': 0, 'optimizer.d.warmup_steps': 0,
@@ -52,10 +53,12 @@ DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_spli
             **_field_defaults('augment', augment.AugmentConfig), 'augment.policy': '',
             'reg.lazy': 'fused'}
 # Non-negative weights, and fields in ranges: (name, low, high, what the range means).
-WEIGHTS = ('loss.class_weight', 'loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam')
+WEIGHTS = ('loss.class_weight', 'loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam',
+           'reg.pl_weight')
 RANGES = (('augment.p', 0.0, 1.0, 'a probability (or -1: 0 if adaptive, else 1)'),
           ('augment.target', -1.0, 1.0, 'the target of r_t = E[sign D(x_real)]'),
           ('reg.lecam_decay', 0.0, 0.999999, 'an EMA decay'),
+          ('reg.pl_decay', 0.0, 1.0, "the rate of pl_mean's EMA"),
           ('loss.real_label', 0.0, 1.0, 'a probability'))
 # Fields a rerun may change without changing what is being trained.
 RUN_CONTROL = {'num_steps', 'checkpoint_every', 'keep_checkpoints', 'sample_every',
@@ -156,6 +159,7 @@ def _validate_objective(flat):
       raise GanjaxError(f'--config.{name} is {what}: it must be in [{low:g}, {high:g}], got '
                         f'{flat[name]!r}')
   for name, low in (('reg.r1_every', 1), ('reg.lecam_start', 0), ('augment.adjust_every', 1),
+                    ('reg.pl_every', 1), ('reg.pl_batch_shrink', 1),
                     ('sample_grid', 1), ('optimizer.g.warmup_steps', 0),
                     ('optimizer.g.decay_steps', 0), ('optimizer.d.warmup_steps', 0),
                     ('optimizer.d.decay_steps', 0)):
@@ -180,6 +184,10 @@ def _validate_objective(flat):
     raise GanjaxError(f'--config.augment.adaptive=True starts p at --config.augment.p='
                       f'{flat["augment.p"]!r} (full strength); ADA starts at 0: drop '
                       '--config.augment.p (its default is 0 here) or set a start below 1')
+  if flat['reg.pl_weight'] and flat.get('model.name') != 'stylegan2':
+    raise GanjaxError(f"--config.reg.pl_weight={flat['reg.pl_weight']!r}: path length "
+                      "regularization differentiates StyleGAN2's ws; set "
+                      "--config.model.name=stylegan2 or reg.pl_weight=0")
   if flat['loss.name'] == 'relativistic' and flat['d_batch'] != 'combined':
     raise GanjaxError("--config.loss.name=relativistic couples reals and fakes in one D "
                       "loss: it needs --config.d_batch=combined")

@@ -21,6 +21,7 @@ class GANState:
   g_ema_params: Any = None  # EMA of g_params when config.ema_decay > 0, else {}
   lecam_ema: Any = None     # LeCam's EMAs of D's outputs {'real', 'fake'} when reg.lecam > 0
   ada: Any = None           # adaptive augmentation {'p', 'signs', 'count'} when augment.adaptive
+  pl_mean: Any = None       # path length regularization's EMA of |J_w^T y| when reg.pl_weight > 0
 
 
 def latent_shape(config, batch):
@@ -51,7 +52,9 @@ def init_state(config, generator, discriminator, g_tx, d_tx, image_shape, num_cl
       # augment.p's default, -1 (augment.AUTO_P), starts ADA at 0
       ada=({'p': jnp.asarray(max(config.augment.p, 0.0), jnp.float32),
             'signs': jnp.zeros((), jnp.float32), 'count': jnp.zeros((), jnp.float32)}
-           if config.get('augment', {}).get('adaptive', False) else {}))
+           if config.get('augment', {}).get('adaptive', False) else {}),
+      pl_mean=(jnp.zeros((), jnp.float32) if config.get('reg', {}).get('pl_weight', 0.0)
+               else {}))
 
 
 def keeps_ema(config):

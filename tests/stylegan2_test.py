@@ -146,3 +146,20 @@ def test_random_noise_and_style_mixing_come_from_rng_streams(fixture):
                                  rngs={'mixing': jax.random.key(key)}, mutable=['batch_stats'])[0]
   np.testing.assert_array_equal(mix(3), mix(3))
   assert np.abs(mix(3) - nhwc(arrays['out/G_skip/const'])).max() > 1e-3
+
+
+def test_sides_below_a_power_of_two_run_at_it_cropped_and_padded():
+  """MNIST's 28: G synthesizes 32 and crops the centre; D pads with zeros to 32."""
+  small = dict(w_dim=8, mapping_layers=1, channel_base=64, channel_max=8)
+  g28, g32 = (sg.StyleGAN2Generator((s, s, 1), noise_mode='const', **small) for s in (28, 32))
+  z = jax.random.normal(jax.random.key(1), (2, 512))
+  variables = g32.init({'params': jax.random.key(0)}, z, train=False)
+  np.testing.assert_array_equal(g28.apply(variables, z, train=False),
+                                g32.apply(variables, z, train=False)[:, 2:30, 2:30])
+  assert g28.ws_shape(2) == g32.ws_shape(2)
+  d = sg.StyleGAN2Discriminator(channel_base=64, channel_max=8, mbstd_group_size=2)
+  x = jax.random.normal(jax.random.key(2), (2, 28, 28, 1))
+  d_vars = d.init({'params': jax.random.key(0)}, jnp.zeros((2, 32, 32, 1)), train=False)
+  padded = jnp.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+  np.testing.assert_array_equal(d.apply(d_vars, x, train=False),
+                                d.apply(d_vars, padded, train=False))

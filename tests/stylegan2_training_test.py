@@ -1,8 +1,11 @@
 """StyleGAN2-ADA in the train step (configs/cifar10_stylegan2.py shrunk): the logistic
-loss with lazy R1 in its own update, G's noise and w_avg; each update writes only its own
-network (w_avg moves in G updates only), 8 devices equal 1 under jit, a resumed run is
+loss with lazy R1 in its own update, G's noise and w_avg, path length regularization in
+G's own update; each update writes only its own network (w_avg moves in G updates only),
+path lengths equal finite differences, 8 devices equal 1 under jit, a resumed run is
 bit-identical, and experiments.summary prints the official counts. (The networks
 against the official code: stylegan2_test.py.)"""
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -12,6 +15,7 @@ import pytest
 from conftest import assert_adam_close, train_chunk, write_cifar_bins
 from ganjax import train
 from ganjax.experiment import Experiment
+from ganjax.objectives import step as step_lib
 from ganjax.parallel import preprocess
 
 
@@ -53,23 +57,76 @@ def test_each_update_writes_only_its_own_network(tmp_path):
   assert not _same(after_g.g_batch_stats, after_d.g_batch_stats)   # w_avg tracked
 
 
+def with_path_length(c):
+  """c with path length regularization every 2 G updates and style mixing on."""
+  c.reg.update(pl_weight=2.0, pl_every=2)
+  c.model.generator.style_mixing_prob = 0.9
+  return c
+
+
+def test_path_length_update_writes_only_g_and_moves_pl_mean(tmp_path):
+  exp = Experiment(with_path_length(tiny_stylegan2(tmp_path)), devices=jax.devices()[:1])
+  state = exp.init_state()
+  ctx = step_lib.Context(exp.step_config(), exp.generator, exp.discriminator, exp.g_tx,
+                         exp.d_tx, lambda x: x)
+  after, terms = jax.jit(functools.partial(step_lib.g_reg_update, ctx))(
+      state, jax.random.PRNGKey(0))
+  assert float(terms['pl']) > 0 and float(after.pl_mean) > 0   # step 0: due
+  assert _same((after.d_params, after.d_opt_state), (state.d_params, state.d_opt_state))
+  assert not _same(after.g_params, state.g_params)
+  skipped, terms = jax.jit(functools.partial(step_lib.g_reg_update, ctx))(
+      after.replace(step=after.step + 1), jax.random.PRNGKey(0))
+  assert float(terms['pl']) == 0 and _same(skipped.g_params, after.g_params)
+
+
+def test_path_length_is_the_noise_weighted_gradient_norm_over_ws(tmp_path):
+  """|J_w^T y| = sqrt(mean over ws of |d sum(G(w) y) / dw|^2), y the update's image noise
+  / sqrt(HW); that gradient agrees with finite differences along random directions."""
+  exp = Experiment(tiny_stylegan2(tmp_path, conditional=False), devices=jax.devices()[:1])
+  state = exp.init_state()
+  ctx = step_lib.Context(exp.step_config(), exp.generator, exp.discriminator, exp.g_tx,
+                         exp.d_tx, lambda x: x)
+  keys = step_lib.streams(jax.random.PRNGKey(3), 'g')
+  z = jax.random.normal(jax.random.PRNGKey(4), (2, 16))
+  lengths, _ = step_lib.path_lengths(ctx, state, state.g_params, z, None, keys)
+
+  @jax.jit
+  def dot(dws):   # sum(G(ws + dws) * y), y as path_lengths draws it
+    img, _ = step_lib.run_g(ctx, state, state.g_params, z, None, keys,
+                            perturbations={'ws': dws})
+    y = jax.random.normal(keys['pl_noise'], img.shape) / np.sqrt(img.shape[1] * img.shape[2])
+    return jnp.sum(img * y)
+  zero = jnp.zeros(exp.generator.ws_shape(2))
+  grads = np.asarray(jax.grad(dot)(zero), np.float64)
+  np.testing.assert_allclose(lengths, np.sqrt(np.mean(np.sum(grads**2, axis=2), axis=1)),
+                             rtol=1e-5)
+  eps = 0.05
+  for seed in range(3):
+    v = jax.random.normal(jax.random.PRNGKey(seed), zero.shape)
+    v = v / jnp.linalg.norm(v)
+    fd = (float(dot(eps * v)) - float(dot(-eps * v))) / (2 * eps)
+    np.testing.assert_allclose(fd, np.sum(grads * np.asarray(v)), rtol=2e-2, atol=1e-3)
+
+
 def _train(config, devices, steps=2):
   return train_chunk(config, devices, steps, unroll=True)
 
 
 def test_eight_devices_equal_one_device(tmp_path):
   """G's noise is drawn for the global batch from the update's key (jit: one program)."""
-  c = tiny_stylegan2(tmp_path)
+  c = with_path_length(tiny_stylegan2(tmp_path))
+  c.augment.p = 0.5   # ADA's 'bgc' (the config's) at work from the start
   one, m1 = _train(c, jax.devices()[:1])
   eight, m8 = _train(c, jax.devices())
   assert_adam_close((one.g_params, one.d_params), (eight.g_params, eight.d_params),
                     lr=c.optimizer.d.learning_rate, steps=2)
-  for name in ('d_loss', 'g_loss', 'r1'):
+  np.testing.assert_allclose(one.pl_mean, eight.pl_mean, rtol=1e-4)
+  for name in ('d_loss', 'g_loss', 'r1', 'pl'):
     np.testing.assert_allclose(m1[name], m8[name], rtol=1e-4, atol=2e-5)
 
 
 def test_resume_is_bit_identical(tmp_path):
-  c = tiny_stylegan2(tmp_path, conditional=False)
+  c = with_path_length(tiny_stylegan2(tmp_path, conditional=False))
   full = train.train_and_evaluate(c, str(tmp_path / 'full'))
   c.num_steps = 4
   train.train_and_evaluate(c, str(tmp_path / 'resumed'))
@@ -84,4 +141,15 @@ def test_resume_is_bit_identical(tmp_path):
 def test_summary_prints_the_official_counts(conditional, g, d):
   from configs import cifar10_stylegan2  # pylint: disable=g-import-not-at-top
   text = Experiment(cifar10_stylegan2.get_config(conditional)).summary()
+  assert f'trainable: {g} ' in text and f'trainable: {d} ' in text
+
+
+@pytest.mark.parametrize('classes, g, d', [(0, '22,243,608', '23,407,361'),
+                                           (5, '22,508,824', '25,773,824')])
+def test_folder_spec_summary_prints_the_official_counts(classes, g, d):
+  """configs/folder_stylegan2.py: the official --cfg=auto networks at 64x64."""
+  from configs import folder_stylegan2  # pylint: disable=g-import-not-at-top
+  c = folder_stylegan2.get_config()
+  c.data.num_classes = classes
+  text = Experiment(c).summary()
   assert f'trainable: {g} ' in text and f'trainable: {d} ' in text

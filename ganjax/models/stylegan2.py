@@ -51,6 +51,17 @@ def channels_at(res, channel_base, channel_max):
   return min(channel_base // res, channel_max)
 
 
+def network_side(side):
+  """The power-of-two side the networks run at for images of `side` (MNIST's 28: 32; G
+  crops its centre, D pads it with zeros); the official code takes powers of two only."""
+  return max(4, 1 << (int(side) - 1).bit_length())
+
+
+def _pad_offsets(side):
+  extra = network_side(side) - side
+  return extra // 2, extra - extra // 2
+
+
 def log2_resolution(side):
   """log2 of a power-of-two side >= 4; ValueError otherwise."""
   if side < 4 or side & (side - 1):
@@ -222,6 +233,12 @@ class StyleGAN2Generator(nn.Module):
   noise_mode: str = 'random'
   axis_name: Optional[str] = None
 
+  def ws_shape(self, batch):
+    """The shape of the ws synthesis takes for `batch` images: [batch, num_ws, w_dim]."""
+    side = network_side(self.image_shape[0])
+    return (batch, synthesis_plan(side, self.channel_base, self.channel_max,
+                                  self.architecture)[1], self.w_dim)
+
   @nn.compact
   def __call__(self, z, labels=None, *, train, truncation_psi=1.0, truncation_cutoff=None,
                noise_mode=None, noise=None):
@@ -229,7 +246,8 @@ class StyleGAN2Generator(nn.Module):
     h, w, channels = self.image_shape
     if h != w:
       raise ValueError(f'StyleGAN2 makes square images, not {h}x{w}')
-    _, num_ws = synthesis_plan(h, self.channel_base, self.channel_max, self.architecture)
+    side = network_side(h)
+    _, num_ws = synthesis_plan(side, self.channel_base, self.channel_max, self.architecture)
     mapping = MappingNetwork(self.w_dim, num_ws, self.mapping_layers,
                              lr_multiplier=self.mapping_lr, w_avg_beta=self.w_avg_beta,
                              axis_name=self.axis_name, name='mapping')
@@ -238,12 +256,18 @@ class StyleGAN2Generator(nn.Module):
                  truncation_cutoff=truncation_cutoff)
     if train and self.style_mixing_prob > 0 and not self.is_initializing():
       ws = style_mix(mapping, ws, z, c, self.make_rng('mixing'), self.style_mixing_prob)
-    synthesis = SynthesisNetwork(h, channels, self.channel_base, self.channel_max,
+    # Path length regularization differentiates w.r.t. the ws synthesis sees: given
+    # variables['perturbations']['ws'] (zeros, ws_shape), their gradient is that one.
+    if not self.is_initializing():
+      ws = self.perturb('ws', ws)
+    synthesis = SynthesisNetwork(side, channels, self.channel_base, self.channel_max,
                                  self.architecture, self.conv_clamp, name='synthesis')
     mode = noise_mode or self.noise_mode
     if mode == 'random' and noise is None and not train and not self.has_rng('noise'):
       mode = 'const'   # sampling without a 'noise' stream: official generate.py's default
-    return synthesis(ws, mode, noise)
+    img = synthesis(ws, mode, noise)
+    top, _ = _pad_offsets(h)
+    return img[:, top:top + h, top:top + h] if side != h else img
 
 
 class StyleGAN2Discriminator(nn.Module):
@@ -262,11 +286,20 @@ class StyleGAN2Discriminator(nn.Module):
   mbstd_num_channels: int = 1
   axis_name: Optional[str] = None   # unused: D keeps no statistics
 
+  @property
+  def couples_batch(self):
+    """Whether a sample's score depends on the others in its call (minibatch-stddev):
+    the step then scores reals and fakes in separate calls, as the official loss."""
+    return self.mbstd_num_channels > 0
+
   @nn.compact
   def __call__(self, x, labels=None, *, train):
     """Scores images (and labels); train changes nothing (no BN, no dropout)."""
     del train
     ch = lambda r: channels_at(r, self.channel_base, self.channel_max)
+    top, bottom = _pad_offsets(x.shape[1])
+    if top or bottom:   # zeros around the image: the same frame for reals and fakes
+      x = jnp.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0)))
     side = x.shape[1]
     h, img = None, x.astype(jnp.float32)
     for res in [2**i for i in range(log2_resolution(side), 2, -1)]:

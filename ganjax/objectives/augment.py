@@ -10,6 +10,11 @@ each function (brightness, saturation, contrast, translation, cutout) applies to
 sample independently with probability p, as ADA applies its transforms; p = 1 is
 DiffAugment exactly.
 
+StyleGAN2-ADA's own pipeline is the policy 'bgc' (alone; ada_augment.py): the official
+default augpipe, blit + geometric + colour transforms, each per sample with probability
+p, as training/augment.py of stylegan2-ada-pytorch does them; 'r3gan' is R3GAN's variant
+(the colour ops at half the probability, and cutout).
+
 The draws are made for the global batch from one key (draw), then applied (apply), so
 that a pmap device can keep its own rows and match the global program.
 """
@@ -19,8 +24,12 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from ganjax.objectives import ada_augment
+
 OPS = {'color': ('brightness', 'saturation', 'contrast'), 'translation': ('translation',),
        'cutout': ('cutout',)}
+# StyleGAN2-ADA's pipeline and R3GAN's variant of it, each a policy of its own.
+ADA_POLICIES = tuple(ada_augment.PIPELINES)
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
 # augment.p's default, 'auto': a float (not None), so that config flags and sweep grids
@@ -59,11 +68,18 @@ class AugmentConfig:
 
 
 def parse_policy(text):
-  """'color,translation' -> ('color', 'translation'); raises ValueError on unknown ops."""
+  """'color,translation' -> ('color', 'translation'), 'bgc' -> ('bgc',); raises
+  ValueError on unknown ops and on a whole pipeline ('bgc', 'r3gan') mixed with others."""
   ops = tuple(op.strip() for op in text.split(',') if op.strip())
-  unknown = [op for op in ops if op not in OPS]
+  unknown = [op for op in ops if op not in OPS and op not in ADA_POLICIES]
   if unknown:
-    raise ValueError(f'unknown augmentation op(s) {unknown}; use a comma list of {list(OPS)}')
+    raise ValueError(f'unknown augmentation op(s) {unknown}; use a comma list of {list(OPS)}'
+                     f', or one of {list(ADA_POLICIES)} alone')
+  whole = [op for op in ops if op in ADA_POLICIES]
+  if whole and len(ops) > 1:
+    raise ValueError(f"{whole[0]!r} (a whole pipeline: StyleGAN2-ADA's 'bgc', R3GAN's "
+                     f"'r3gan') goes alone: set policy={whole[0]}, or a comma list of "
+                     f'DiffAugment ops {list(OPS)} without it')
   return ops
 
 
@@ -86,7 +102,10 @@ def columns(policy):
 def draw(key, batch, policy):
   """The random numbers of every function in `policy` for a batch: uniforms in [0, 1)
   [batch, len(columns(policy))], one per sample and parameter (a single draw: few ops
-  for XLA to compile, and a pmap device can keep its own rows)."""
+  for XLA to compile, and a pmap device can keep its own rows). 'bgc', 'r3gan':
+  ada_augment.draw's [batch, len(ada_augment.COLUMNS)] uniforms and normals."""
+  if policy[:1] and policy[0] in ADA_POLICIES:
+    return ada_augment.draw(key, batch)
   return jax.random.uniform(key, (batch, len(columns(policy))))
 
 
@@ -158,7 +177,9 @@ def _function(name, x, u):
 def apply(x, draws, policy, p=1.0):
   """Augments images x [B,H,W,C] with `draws` (from draw, B rows); p: a float or a traced
   scalar. A function applies to sample i when its 'apply' uniform is < p (always when p
-  is the constant 1)."""
+  is the constant 1). 'bgc', 'r3gan': ada_augment.apply (C 1 or 3, H == W)."""
+  if policy[:1] and policy[0] in ADA_POLICIES:
+    return ada_augment.apply(x, draws, p, policy[0])
   cols = columns(policy)
   for op in policy:
     for name in OPS[op]:

@@ -29,6 +29,12 @@ class RegConfig:
   lecam_decay: float = 0.99     # the decay of its EMAs of D's outputs
   lecam_start: int = 1000       # G steps before the penalty applies (EMAs track the last batch)
   clip: float = 0.0             # > 0: clip D's params to [-clip, clip] after each update
+  # StyleGAN2's path length regularization of G (its Greg phase): an update of G's own
+  # every pl_every G updates (G's lr * c, betas ** c), on batch / pl_batch_shrink fakes.
+  pl_weight: float = 0.0
+  pl_every: int = 4
+  pl_decay: float = 0.01        # the pl_mean EMA's rate
+  pl_batch_shrink: int = 2
 
   @classmethod
   def from_config(cls, reg, clip=0.0):

@@ -49,6 +49,7 @@ class StepConfig:
   axis_name: Optional[str] = None      # set in pmap mode
   seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
   schedules: tuple = ()                # schedules.Schedule of the fields that follow one
+  xflip: bool = False                  # data.xflip: each real mirrored with probability 1/2
 
   def hyper(self, field, static, step):
     """`field`'s value at G step `step`: its schedule's, or the static one."""
@@ -58,6 +59,13 @@ class StepConfig:
   def keeps_ema(self):
     """Whether G's EMA is kept: ema_decay or ema_kimg set, or ema_kimg scheduled."""
     return bool(self.ema_decay or self.ema_kimg or schedules.find(self.schedules, 'ema_kimg'))
+
+  @property
+  def augments(self):
+    """Whether D's inputs are augmented: the policy's ops at a p that is adaptive, above
+    0, or scheduled (R3GAN ramps it up from 0)."""
+    return self.aug.active or bool(self.aug.policy and
+                                   schedules.find(self.schedules, 'augment.p'))
 
   @property
   def g_needs_reals(self):
@@ -104,11 +112,14 @@ def real_batch_size(d_batch, global_batch):
 _SPLIT = {'d': ('fakes', 'd_drop_real', 'd_drop_fake'), 'g': ('fakes', 'd_drop_fake')}
 _TAGS = dict(aug_real=0xA0, aug_fake=0xA1, gp_eps=0xA2, gp_drop=0xA3, r1_drop=0xA4,
              r2_drop=0xA5, g_real_drop=0xA6, gp_aug=0xA7, r1_aug=0xA8, r2_aug=0xA9,
-             g_noise=0xAA, g_mixing=0xAB)   # G's own draws (StyleGAN2's noise, mixing)
+             g_noise=0xAA, g_mixing=0xAB,   # G's own draws (StyleGAN2's noise, mixing)
+             pl_noise=0xAC,                 # path length regularization's image noise
+             xflip=0xAD)                    # data.xflip's coins
 
 
 def update_key(rng, step, i):
-  """The key of update i of step `step` (i = d_steps: the G update)."""
+  """The key of update i of step `step` (i = d_steps: the G update; d_steps + 1: G's
+  path length update)."""
   return jax.random.fold_in(jax.random.fold_in(rng, step), i)
 
 
@@ -151,6 +162,16 @@ def batch_mean(cfg, v):
   return _pmean(jnp.mean(v), cfg.axis_name)
 
 
+def mirrored(cfg, real, key):
+  """data.xflip (the official --mirror, a dataset doubled by x-flips): each real of the
+  global batch mirrored left-right with probability 1/2; real [b,H,W,C]."""
+  if not cfg.xflip:
+    return real
+  coin = _global_draw(lambda k, shape: jax.random.bernoulli(k, 0.5, shape), key,
+                      (_global_rows(real, cfg.axis_name),), cfg.axis_name)
+  return jnp.where(coin[:, None, None, None], real[:, :, ::-1], real)
+
+
 # The networks.
 def draw_fakes(ctx, key, batch):
   """Latents [b, latent_dim] (and labels [b]) for `batch` fakes of the global batch."""
@@ -164,11 +185,13 @@ def draw_fakes(ctx, key, batch):
   return ctx.constrain(z), labels
 
 
-def run_g(ctx, state, g_params, z, labels, keys, train=True):
+def run_g(ctx, state, g_params, z, labels, keys, train=True, perturbations=None):
   """G forward with the update's G streams (a G that draws noise or mixes styles uses
   them; others ignore them); returns (images, new G batch stats) (the old ones if not
-  train)."""
+  train). perturbations: added to G's intermediates of those names (Linen's perturb)."""
   variables = {'params': g_params, 'batch_stats': state.g_batch_stats}
+  if perturbations is not None:
+    variables['perturbations'] = perturbations
   rngs = {'noise': keys['g_noise'], 'mixing': keys['g_mixing']}
   if not train:
     return (ctx.generator.apply(variables, z, labels, train=False, rngs=rngs),
@@ -199,7 +222,7 @@ def augment_p(cfg, state):
 def augmented(ctx, state, x, key):
   """x as D sees it: augmented with draws for its rows of the global batch."""
   cfg = ctx.cfg
-  if not cfg.aug.active:
+  if not cfg.augments:
     return x
   draws = _local_rows(augment.draw(key, _global_rows(x, cfg.axis_name), cfg.aug.policy),
                       cfg.axis_name)
@@ -352,16 +375,23 @@ _SIDES = {'real': ('real', 'real_labels', 'aug_real', 'd_drop_real'),
 
 
 def d_outputs(ctx, state, d_params, sides, x, keys):
-  """D's outputs on the phase's sides of DInputs x, in one call: (r, f, r_class, stats)
-  with r / f None for a side the phase does not see."""
+  """D's outputs on the phase's sides of DInputs x, in one call (one per side for a D
+  whose outputs couple the batch): (r, f, r_class, stats) with r / f None for a side the
+  phase does not see."""
   images, labels = [], []
   for side in sides:
     name, label_name, aug_key, _ = _SIDES[side]
     images.append(augmented(ctx, state, getattr(x, name), keys[aug_key]))
     labels.append(getattr(x, label_name))
-  labels = None if x.fake_labels is None else jnp.concatenate(labels)
-  out, stats = run_d(ctx, state, d_params, jnp.concatenate(images), labels,
-                     keys[_SIDES[sides[0]][3]])
+  if getattr(ctx.discriminator, 'couples_batch', False):
+    # Minibatch-stddev groups samples: reals and fakes in calls of their own (official).
+    outs = [run_d(ctx, state, d_params, image, label, keys[_SIDES[side][3]])
+            for side, image, label in zip(sides, images, labels)]
+    out, stats = jnp.concatenate([o[0] for o in outs]), outs[-1][1]
+  else:
+    labels = None if x.fake_labels is None else jnp.concatenate(labels)
+    out, stats = run_d(ctx, state, d_params, jnp.concatenate(images), labels,
+                       keys[_SIDES[sides[0]][3]])
   logits, class_logits = split_outputs(ctx.cfg, out)
   b = x.real.shape[0] if sides[0] == 'real' else 0
   r = logits[:b] if 'real' in sides else None
@@ -446,6 +476,7 @@ def d_inputs(ctx, state, real, real_labels, keys):
                               real_batch_size(cfg.d_batch, cfg.global_batch))
   fake = run_g(ctx, state, state.g_params, z, fake_labels, keys,
                train=cfg.fakes_for_d == 'train')[0]
+  real = mirrored(cfg, ctx.constrain(real), keys['xflip'])
   return DInputs(ctx.constrain(real), lax.stop_gradient(fake), real_labels, fake_labels)
 
 
@@ -478,8 +509,9 @@ def g_update(ctx, state, key, real=None, real_labels=None):
   z, labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
   r = None
   if cfg.g_needs_reals:
+    real = ctx.constrain(mirrored(cfg, ctx.constrain(real), keys['xflip']))
     r = critic(ctx, state, state.d_params, real_labels, keys['g_real_drop'],
-               keys['aug_real'])(ctx.constrain(real))
+               keys['aug_real'])(real)
   d_fn = critic(ctx, state, state.d_params, labels, keys['d_drop_fake'], keys['aug_fake'],
                 adversarial=False)
 
@@ -493,6 +525,51 @@ def g_update(ctx, state, key, real=None, real_labels=None):
   return apply_g_grads(ctx, state, grads, g_stats), (loss, terms)
 
 
+# StyleGAN2's Greg phase: path length regularization, an update of G's own every
+# reg.pl_every G updates (training/loss.py, phase Greg).
+def path_lengths(ctx, state, g_params, z, labels, keys):
+  """|J_w^T y| per sample: the gradient of sum(G(w) * y) w.r.t. the ws synthesis sees,
+  y ~ N(0, 1) / sqrt(H W) image noise, as sqrt(mean over ws of its squared norm);
+  returns (lengths [b], new G batch stats)."""
+  b = z.shape[0]
+
+  def image_dot_noise(dws):
+    img, stats = run_g(ctx, state, g_params, z, labels, keys, perturbations={'ws': dws})
+    noise = _global_draw(jax.random.normal, keys['pl_noise'],
+                         (_global_rows(img, ctx.cfg.axis_name),) + img.shape[1:],
+                         ctx.cfg.axis_name)
+    return jnp.sum(img * noise / jnp.sqrt(img.shape[1] * img.shape[2])), stats
+
+  dws = jnp.zeros(ctx.generator.ws_shape(b), jnp.float32)
+  grads, stats = jax.grad(image_dot_noise, has_aux=True)(dws)
+  return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads), axis=2), axis=1)), stats
+
+
+def g_reg_update(ctx, state, key):
+  """Every reg.pl_every-th G update, an update of G on pl_weight * E(|J_w^T y| - a)^2
+  times the interval, a = pl_mean moved toward this batch's mean length by pl_decay
+  (gradient through it, as official); on global_batch / pl_batch_shrink fakes. Returns
+  (state, {'pl': term})."""
+  cfg, rc = ctx.cfg, ctx.cfg.reg
+  keys = streams(key, 'g')
+
+  def run(state):
+    z, labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch // rc.pl_batch_shrink)
+
+    def loss_fn(g_params):
+      lengths, stats = path_lengths(ctx, state, g_params, z, labels, keys)
+      pl_mean = state.pl_mean + rc.pl_decay * (batch_mean(cfg, lengths) - state.pl_mean)
+      term = rc.pl_every * rc.pl_weight * batch_mean(cfg, jnp.square(lengths - pl_mean))
+      return term, (term, lax.stop_gradient(pl_mean), stats)
+
+    grads, (term, pl_mean, stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
+    return apply_g_grads(ctx, state, grads, stats).replace(pl_mean=pl_mean), term
+
+  skip = lambda state: (state, jnp.zeros((), jnp.float32))
+  state, term = lax.cond(due(cfg, state.step, rc.pl_every), run, skip, state)
+  return state, {'pl': term}
+
+
 # update='simultaneous' (seed 004): G's and D's gradients from one forward pass at the
 # current params. D sees the real and the fake batch in two calls, as in the seed
 # (BatchNorm in D, if any, takes statistics per call); the penalties add their own
@@ -501,7 +578,7 @@ def simultaneous_update(ctx, state, real, real_labels, key):
   """Returns (state, (d_loss, r, f, terms), (g_loss, g_terms))."""
   cfg, keys = ctx.cfg, streams(key, 'd')
   z, fake_labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
-  real = ctx.constrain(real)
+  real = ctx.constrain(mirrored(cfg, ctx.constrain(real), keys['xflip']))
   fake, g_pull, g_stats = jax.vjp(lambda p: run_g(ctx, state, p, z, fake_labels, keys),
                                   state.g_params, has_aux=True)
   aug_real = augmented(ctx, state, real, keys['aug_real'])
@@ -583,7 +660,7 @@ def step_metrics(cfg, d_out, g_out, p_used, step):
              **terms, **g_out_terms}
   for s in cfg.schedules:
     metrics[f'schedule/{s.field}'] = s.at_images(step * cfg.global_batch)
-  if cfg.aug.active:
+  if cfg.augments:
     metrics['augment_p'] = jnp.asarray(p_used, jnp.float32)
   if cfg.aug.adaptive:
     metrics['ada_rt'] = jnp.mean(jnp.sign(r - cfg.loss.midpoint))
@@ -605,6 +682,10 @@ def train_step(ctx, state, images, labels=None):
     g_real = batch(cfg.d_steps) if cfg.g_needs_reals else (None, None)
     state, g_out = g_update(ctx, state, update_key(state.rng, state.step, cfg.d_steps),
                             *g_real)
+  if cfg.reg.pl_weight:
+    state, pl_terms = g_reg_update(ctx, state, update_key(state.rng, state.step,
+                                                          cfg.d_steps + 1))
+    g_out = (g_out[0], {**g_out[1], **pl_terms})
   if cfg.keeps_ema:
     state = state.replace(g_ema_params=ema_update(state.g_ema_params, state.g_params,
                                                   ema_decay(cfg, state.step)))
