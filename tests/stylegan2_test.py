@@ -60,7 +60,7 @@ def official(arrays, net):
   return {k.split('/', 1)[1]: v for k, v in arrays.items() if k.startswith(net + '/')}
 
 
-def small_g(config, net):
+def small_g(config, net, conv_impl='auto'):
   """The ganjax G with the fixture network's settings."""
   g, (_, c_dim, extra) = config['G'], config['nets'][net]
   syn = {**g['synthesis_kwargs'], **extra.get('synthesis_kwargs', {})}
@@ -69,7 +69,8 @@ def small_g(config, net):
                                mapping_layers=g['mapping_kwargs']['num_layers'],
                                channel_base=syn['channel_base'], channel_max=syn['channel_max'],
                                conv_clamp=syn['conv_clamp'],
-                               architecture=syn.get('architecture', 'skip'))
+                               architecture=syn.get('architecture', 'skip'),
+                               conv_impl=conv_impl)
 
 
 def nhwc(x):
@@ -81,10 +82,14 @@ def assert_close(ours, theirs):
   assert diff <= TOL, f'max |diff| {diff:.3g} (max |value| {np.abs(theirs).max():.3g})'
 
 
+IMPLS = ['xla', 'subpixel']   # lax's lhs-dilated / strided convs, or conv.py's phases
+
+
+@pytest.mark.parametrize('conv_impl', IMPLS)
 @pytest.mark.parametrize('net', ['G_skip', 'G_resnet'])
-def test_generator_equals_the_official_with_const_noise(fixture, net):
+def test_generator_equals_the_official_with_const_noise(fixture, net, conv_impl):
   arrays, config = fixture
-  g, variables = small_g(config, net), sg.from_official(official(arrays, net))
+  g, variables = small_g(config, net, conv_impl), sg.from_official(official(arrays, net))
   labels = arrays['in/labels'] if config['nets'][net][1] else None
   out = g.apply(variables, arrays['in/z'], labels, train=False, noise_mode='const')
   assert_close(out, nhwc(arrays[f'out/{net}/const']))
@@ -112,15 +117,22 @@ def test_w_avg_update_equals_the_official(fixture, net):
   assert_close(new['batch_stats']['mapping']['w_avg'], arrays[f'out/{net}/w_avg_after'])
 
 
-@pytest.mark.parametrize('net', ['D_orig', 'D_resnet', 'D_skip'])
-def test_discriminator_equals_the_official(fixture, net):
-  arrays, config = fixture
+def small_d(config, net, conv_impl='auto'):
+  """The ganjax D with the fixture network's settings."""
   d_cfg, (_, c_dim, extra) = config['D'], config['nets'][net]
-  d = sg.StyleGAN2Discriminator(num_classes=c_dim, channel_base=d_cfg['channel_base'],
-                                channel_max=d_cfg['channel_max'], conv_clamp=d_cfg['conv_clamp'],
-                                mapping_layers=d_cfg['mapping_kwargs']['num_layers'],
-                                mbstd_group_size=d_cfg['epilogue_kwargs']['mbstd_group_size'],
-                                **extra)
+  return sg.StyleGAN2Discriminator(
+      num_classes=c_dim, channel_base=d_cfg['channel_base'],
+      channel_max=d_cfg['channel_max'], conv_clamp=d_cfg['conv_clamp'],
+      mapping_layers=d_cfg['mapping_kwargs']['num_layers'],
+      mbstd_group_size=d_cfg['epilogue_kwargs']['mbstd_group_size'], conv_impl=conv_impl,
+      **extra)
+
+
+@pytest.mark.parametrize('conv_impl', IMPLS)
+@pytest.mark.parametrize('net', ['D_orig', 'D_resnet', 'D_skip'])
+def test_discriminator_equals_the_official(fixture, net, conv_impl):
+  arrays, config = fixture
+  d, c_dim = small_d(config, net, conv_impl), config['nets'][net][1]
   labels = arrays['in/labels'] if c_dim else None
   out = d.apply(sg.from_official(official(arrays, net)), nhwc(arrays['in/images']), labels,
                 train=False)
@@ -163,3 +175,32 @@ def test_sides_below_a_power_of_two_run_at_it_cropped_and_padded():
   padded = jnp.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
   np.testing.assert_array_equal(d.apply(d_vars, x, train=False),
                                 d.apply(d_vars, padded, train=False))
+
+
+def test_conv_impls_agree_on_first_and_second_order_gradients(fixture):
+  """R1's gradient w.r.t. D's params (a gradient of a gradient through the strided convs)
+  and G's gradient through the transposed convs: 'subpixel' equals 'xla'."""
+  arrays, config = fixture
+  labels, x = arrays['in/labels'], jnp.asarray(nhwc(arrays['in/images']))
+  d_vars = sg.from_official(official(arrays, 'D_resnet'))
+
+  def r1_grads(impl):
+    d = small_d(config, 'D_resnet', impl)
+    def r1(params):
+      score = lambda x: jnp.sum(d.apply({**d_vars, 'params': params}, x, labels, train=False))
+      return jnp.sum(jnp.square(jax.grad(score)(x)))
+    return jax.grad(r1)(d_vars['params'])
+
+  g_vars = sg.from_official(official(arrays, 'G_resnet'))
+
+  def g_grads(impl):
+    g = small_g(config, 'G_resnet', impl)
+    loss = lambda p: jnp.sum(jnp.square(g.apply({**g_vars, 'params': p}, arrays['in/z'],
+                                                 train=False, noise_mode='const')))
+    return jax.grad(loss)(g_vars['params'])
+
+  for grads in (r1_grads, g_grads):
+    want, got = grads('xla'), grads('subpixel')
+    scale = max(float(jnp.abs(v).max()) for v in jax.tree.leaves(want))
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+      np.testing.assert_allclose(b, a, atol=1e-5 * scale, rtol=1e-4)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from ganjax.models.conv import resolve_impl
 from ganjax.models.stylegan2_layers import (Conv2d, DiscriminatorBlock,
                                             DiscriminatorEpilogue, FullyConnected,
                                             SynthesisLayer, ToRGB, normalize_2nd_moment,
@@ -143,13 +144,15 @@ class SynthesisBlock(nn.Module):
   is_last: bool
   architecture: str = 'skip'
   conv_clamp: Optional[float] = None
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x, img, ws, noise_mode='random', noise=None):
     """x [B, res/2, res/2, in] | None, img [B, res/2, res/2, C] | None, ws [B, n, w_dim],
     noise: a [B, res, res, 1] per conv or None -> (x, img) at res."""
     layer = lambda f, up, name: SynthesisLayer(f, self.resolution, up=up,
-                                               conv_clamp=self.conv_clamp, name=name)
+                                               conv_clamp=self.conv_clamp,
+                                               conv_impl=self.conv_impl, name=name)
     noise = noise or [None] * 2
     if self.in_channels == 0:
       const = self.param('const', nn.initializers.normal(1.0),
@@ -159,7 +162,8 @@ class SynthesisBlock(nn.Module):
     else:
       y = None
       if self.architecture == 'resnet':
-        y = Conv2d(self.out_channels, 1, up=2, use_bias=False, name='skip')(x, np.sqrt(0.5))
+        y = Conv2d(self.out_channels, 1, up=2, use_bias=False, conv_impl=self.conv_impl,
+                   name='skip')(x, np.sqrt(0.5))
       x = layer(self.out_channels, 2, 'conv0')(x, ws[:, 0], noise_mode, noise[0])
       gain = np.sqrt(0.5) if y is not None else 1.0
       x = layer(self.out_channels, 1, 'conv1')(x, ws[:, 1], noise_mode, noise[1], gain)
@@ -181,6 +185,7 @@ class SynthesisNetwork(nn.Module):
   channel_max: int = 512
   architecture: str = 'skip'
   conv_clamp: Optional[float] = None
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, ws, noise_mode='random', noise=None):
@@ -193,7 +198,8 @@ class SynthesisNetwork(nn.Module):
     for res, cin, cout, num_conv, num_torgb in plan:
       block_noise = None if noise is None else list(noise[w_idx:w_idx + num_conv])
       block = SynthesisBlock(cin, cout, res, self.img_channels, res == self.resolution,
-                             self.architecture, self.conv_clamp, name=f'b{res}')
+                             self.architecture, self.conv_clamp, self.conv_impl,
+                             name=f'b{res}')
       x, img = block(x, img, ws[:, w_idx:w_idx + num_conv + num_torgb], noise_mode, block_noise)
       w_idx += num_conv
     return img
@@ -232,6 +238,7 @@ class StyleGAN2Generator(nn.Module):
   style_mixing_prob: float = 0.0
   noise_mode: str = 'random'
   axis_name: Optional[str] = None
+  conv_impl: str = 'auto'   # 'auto' | 'xla' | 'subpixel' (conv.resolve_impl): up convs
 
   def ws_shape(self, batch):
     """The shape of the ws synthesis takes for `batch` images: [batch, num_ws, w_dim]."""
@@ -261,7 +268,8 @@ class StyleGAN2Generator(nn.Module):
     if not self.is_initializing():
       ws = self.perturb('ws', ws)
     synthesis = SynthesisNetwork(side, channels, self.channel_base, self.channel_max,
-                                 self.architecture, self.conv_clamp, name='synthesis')
+                                 self.architecture, self.conv_clamp,
+                                 resolve_impl(self.conv_impl), name='synthesis')
     mode = noise_mode or self.noise_mode
     if mode == 'random' and noise is None and not train and not self.has_rng('noise'):
       mode = 'const'   # sampling without a 'noise' stream: official generate.py's default
@@ -285,6 +293,7 @@ class StyleGAN2Discriminator(nn.Module):
   mbstd_group_size: Optional[int] = 4
   mbstd_num_channels: int = 1
   axis_name: Optional[str] = None   # unused: D keeps no statistics
+  conv_impl: str = 'auto'   # 'auto' | 'xla' | 'subpixel' (conv.resolve_impl): strided convs
 
   @property
   def couples_batch(self):
@@ -304,7 +313,8 @@ class StyleGAN2Discriminator(nn.Module):
     h, img = None, x.astype(jnp.float32)
     for res in [2**i for i in range(log2_resolution(side), 2, -1)]:
       block = DiscriminatorBlock(ch(res) if res < side else 0, ch(res), ch(res // 2),
-                                 self.architecture, self.conv_clamp, name=f'b{res}')
+                                 self.architecture, self.conv_clamp,
+                                 resolve_impl(self.conv_impl), name=f'b{res}')
       h, img = block(h, img)
     cmap_dim = (self.cmap_dim or ch(4)) if self.num_classes else 0
     cmap = None

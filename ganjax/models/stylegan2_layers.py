@@ -17,6 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ganjax import xla_cpu
+from ganjax.models import conv
+
 FIR = (1, 3, 3, 1)          # the [1,3,3,1] binomial low-pass filter every resampling uses
 LRELU_GAIN = np.sqrt(2)     # bias_act.activation_funcs['lrelu'].def_gain (alpha 0.2)
 DN = ('NHWC', 'HWIO', 'NHWC')
@@ -39,10 +42,33 @@ def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0)):
   px0, px1, py0, py1 = pad
   x = jnp.pad(x, ((0, 0), (max(py0, 0), max(py1, 0)), (max(px0, 0), max(px1, 0)), (0, 0)))
   x = x[:, max(-py0, 0):x.shape[1] - max(-py1, 0), max(-px0, 0):x.shape[2] - max(-px1, 0)]
+  taps = _separable(f)
+  if taps is not None:
+    return _fir_rows_cols(x, *taps, down)
   # A convolution (flip_filter=False), depthwise over channels.
   kernel = jnp.tile(jnp.asarray(f[::-1, ::-1])[:, :, None, None], (1, 1, 1, c))
   return lax.conv_general_dilated(x, kernel.astype(x.dtype), (down, down), 'VALID',
                                   dimension_numbers=DN, feature_group_count=c)
+
+
+def _separable(f):
+  """(a, b) with f == outer(a, b) for a rank-1 filter f [k, k] (every FIR here), or None."""
+  f = np.asarray(f, np.float64)
+  if f.sum() == 0:
+    return None
+  a, b = f.sum(1), f.sum(0) / f.sum()
+  return (a, b) if np.allclose(np.outer(a, b), f, rtol=0, atol=1e-7) else None
+
+
+def _fir_rows_cols(x, a, b, down):
+  """The convolution with outer(a, b) as two passes of shifted, scaled slices, keeping
+  every down-th output: a depthwise conv's sum without one (XLA:CPU's grouped convs are
+  slow; these are elementwise); [B, H, W, C] -> [B, (H - k) // down + 1, ...]."""
+  k = len(a)
+  h, w = x.shape[1] - k + 1, x.shape[2] - k + 1
+  # Convolution, not correlation: tap i meets pixel offset k - 1 - i.
+  x = sum(float(a[k - 1 - i]) * x[:, i:i + h:down] for i in range(k))
+  return sum(float(b[k - 1 - j]) * x[:, :, j:j + w:down] for j in range(k))
 
 
 def upsample2d(x, f):
@@ -59,14 +85,25 @@ def downsample2d(x, f):
   return upfirdn2d(x, f, down=2, pad=(p0, p1, p0, p1))
 
 
-def conv2d_resample(x, w, f, up=1, down=1):
+def _subpixel_method(features):
+  """conv.subpixel_conv_transpose's method on XLA:CPU (as conv.formulation measured)."""
+  return 'phases' if features >= 16 and xla_cpu.eigen_convolutions() else 'span'
+
+
+def conv2d_resample(x, w, f, up=1, down=1, impl='xla'):
   """Correlation with w [k, k, I, O] padded k//2, with x2 FIR up- or downsampling, as
-  conv2d_resample's paths: [B, H, W, I] -> [B, H*up/down, W*up/down, O]."""
+  conv2d_resample's paths: [B, H, W, I] -> [B, H*up/down, W*up/down, O]. impl
+  'subpixel' (conv.py; XLA:CPU differentiates lhs-dilated convs ~4x slower): the
+  transposed conv, and a strided conv's input gradient, as sub-pixel phases."""
   k, fk = w.shape[0], f.shape[0]
   p = k // 2
   if up > 1:   # transposed conv (a true convolution of the zero-stuffed x), then the FIR
-    x = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), [(k - 1, k - 1)] * 2,
-                                 lhs_dilation=(up, up), dimension_numbers=DN)
+    if impl == 'subpixel':
+      x = conv.subpixel_conv_transpose(x, w[::-1, ::-1], (up, up), [(k - 1, k - 1)] * 2,
+                                       _subpixel_method(w.shape[-1]))
+    else:
+      x = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), [(k - 1, k - 1)] * 2,
+                                   lhs_dilation=(up, up), dimension_numbers=DN)
     p0, p1 = p + (fk + up - 1) // 2 - (k - 1), p + (fk - up) // 2 - (k - up)
     return upfirdn2d(x, f * up * up, pad=(p0, p1, p0, p1))
   if down > 1:
@@ -75,6 +112,9 @@ def conv2d_resample(x, w, f, up=1, down=1):
       x = upfirdn2d(x, f, down=down, pad=(p0, p1, p0, p1))
       return lax.conv_general_dilated(x, w, (1, 1), 'VALID', dimension_numbers=DN)
     x = upfirdn2d(x, f, pad=(p0, p1, p0, p1))
+    if impl == 'subpixel' and conv.subpixel_input_grad((down, down), x.shape[-1]):
+      return conv.strided_conv(x, w, (down, down), [(0, 0), (0, 0)],
+                               _subpixel_method(x.shape[-1]))
     return lax.conv_general_dilated(x, w, (down, down), 'VALID', dimension_numbers=DN)
   return lax.conv_general_dilated(x, w, (1, 1), [(p, p)] * 2, dimension_numbers=DN)
 
@@ -136,26 +176,28 @@ class Conv2d(nn.Module):
   down: int = 1
   use_bias: bool = True
   conv_clamp: Optional[float] = None
+  conv_impl: str = 'xla'   # 'xla' | 'subpixel' (conv2d_resample)
 
   @nn.compact
   def __call__(self, x, gain=1.0):
     """[B, H, W, in] -> [B, H*up/down, W*up/down, features]."""
     k, cin = self.kernel_size, x.shape[-1]
     w = self.param('kernel', std_normal(), (k, k, cin, self.features))
-    x = conv2d_resample(x, w * (1 / np.sqrt(cin * k * k)), setup_filter(), self.up, self.down)
+    x = conv2d_resample(x, w * (1 / np.sqrt(cin * k * k)), setup_filter(), self.up, self.down,
+                        self.conv_impl)
     b = self.param('bias', nn.initializers.zeros, (self.features,)) if self.use_bias else None
     act_gain = (LRELU_GAIN if self.activation == 'lrelu' else 1.0) * gain
     clamp = None if self.conv_clamp is None else self.conv_clamp * gain
     return bias_act(x, b, self.activation, act_gain, clamp)
 
 
-def modulated_conv2d(x, weight, styles, demodulate=True, up=1):
+def modulated_conv2d(x, weight, styles, demodulate=True, up=1, impl='xla'):
   """x [B, H, W, I] modulated by styles [B, I], conv by weight [k, k, I, O] (x2 up),
   demodulated per sample and output channel -> [B, H*up, W*up, O].
 
   The non-fused form (scale activations before and after one shared conv) is the same
   sum as the official fused grouped conv, without per-sample weights."""
-  x = conv2d_resample(x * styles[:, None, None, :], weight, setup_filter(), up=up)
+  x = conv2d_resample(x * styles[:, None, None, :], weight, setup_filter(), up=up, impl=impl)
   if demodulate:
     dcoefs = lax.rsqrt(jnp.einsum('hwio,bi->bo', jnp.square(weight), jnp.square(styles)) + 1e-8)
     x = x * dcoefs[:, None, None, :]
@@ -175,6 +217,7 @@ class SynthesisLayer(nn.Module):
   up: int = 1
   use_noise: bool = True
   conv_clamp: Optional[float] = None
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x, w, noise_mode='random', noise=None, gain=1.0):
@@ -182,7 +225,7 @@ class SynthesisLayer(nn.Module):
     k, cin, res = self.kernel_size, x.shape[-1], self.resolution
     styles = FullyConnected(cin, bias_init=1.0, name='affine')(w)
     weight = self.param('kernel', std_normal(), (k, k, cin, self.features))
-    x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up)
+    x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, impl=self.conv_impl)
     if self.use_noise:
       const = self.variable('batch_stats', 'noise_const',
                             lambda: std_normal()(self.make_rng('params'), (res, res)))
@@ -250,18 +293,20 @@ class DiscriminatorBlock(nn.Module):
   out_channels: int
   architecture: str = 'resnet'
   conv_clamp: Optional[float] = None
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x, img):
     """x [B, r, r, in] | None, img [B, r, r, C] | None -> (x [B, r/2, r/2, out], img)."""
     conv = lambda f, k, name, **kw: Conv2d(f, k, 'lrelu', conv_clamp=self.conv_clamp,
-                                           name=name, **kw)
+                                           conv_impl=self.conv_impl, name=name, **kw)
     if self.in_channels == 0 or self.architecture == 'skip':
       y = conv(self.tmp_channels, 1, 'fromrgb')(img)
       x = y if x is None else x + y
       img = downsample2d(img, setup_filter()) if self.architecture == 'skip' else None
     if self.architecture == 'resnet':
-      y = Conv2d(self.out_channels, 1, down=2, use_bias=False, name='skip')(x, np.sqrt(0.5))
+      y = Conv2d(self.out_channels, 1, down=2, use_bias=False, conv_impl=self.conv_impl,
+                 name='skip')(x, np.sqrt(0.5))
       x = conv(self.tmp_channels, 3, 'conv0')(x)
       return y + conv(self.out_channels, 3, 'conv1', down=2)(x, np.sqrt(0.5)), img
     x = conv(self.tmp_channels, 3, 'conv0')(x)
