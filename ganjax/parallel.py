@@ -16,9 +16,13 @@ MODES = ('jit', 'pmap')
 AXIS = 'data'
 
 
-def check_batch(batch, real_batch, num_devices):
-  """Raises a one-line error unless both batches split evenly over the devices."""
-  for name, b in (('batch_size', batch), ('the real batch per D update', real_batch)):
+def check_batch(batch, real_batch, num_devices, pl_batch=0):
+  """Raises a one-line error unless the batches (and path length regularization's,
+  pl_batch > 0) split evenly over the devices."""
+  named = [('batch_size', batch), ('the real batch per D update', real_batch)]
+  if pl_batch:
+    named.append(('the path length batch (batch_size // reg.pl_batch_shrink)', pl_batch))
+  for name, b in named:
     if b % num_devices:
       raise GanjaxError(
           f'{name}={b} does not divide across {num_devices} devices; set '

@@ -204,3 +204,22 @@ def test_conv_impls_agree_on_first_and_second_order_gradients(fixture):
     scale = max(float(jnp.abs(v).max()) for v in jax.tree.leaves(want))
     for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
       np.testing.assert_allclose(b, a, atol=1e-5 * scale, rtol=1e-4)
+
+
+def test_pmap_draws_the_global_batchs_noise_and_mixing_latents():
+  """Under pmap (axis_name) each device keeps its rows of the global draws: G's random
+  noise and style mixing's second latents equal the global program's, sample by sample."""
+  small = dict(w_dim=8, mapping_layers=1, channel_base=64, channel_max=8,
+               style_mixing_prob=1.0)
+  g = sg.StyleGAN2Generator((16, 16, 3), **small)
+  g_pmap = sg.StyleGAN2Generator((16, 16, 3), axis_name='data', **small)
+  z = jax.random.normal(jax.random.key(1), (8, 512))
+  variables = g.init({'params': jax.random.key(0)}, z, train=False)
+  rngs = {'noise': jax.random.key(2), 'mixing': jax.random.key(3)}
+  want, _ = g.apply(variables, z, train=True, rngs=rngs, mutable=['batch_stats'])
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:4]), ('data',))
+  spec = jax.sharding.PartitionSpec('data')
+  per_device = jax.shard_map(
+      lambda z: g_pmap.apply(variables, z, train=True, rngs=rngs, mutable=['batch_stats'])[0],
+      mesh=mesh, in_specs=spec, out_specs=spec)
+  np.testing.assert_allclose(jax.jit(per_device)(z), want, atol=1e-5)

@@ -16,7 +16,8 @@ from conftest import assert_adam_close, train_chunk, write_cifar_bins
 from ganjax import train
 from ganjax.experiment import Experiment
 from ganjax.objectives import step as step_lib
-from ganjax.parallel import preprocess
+from ganjax.errors import GanjaxError
+from ganjax.parallel import check_batch, preprocess
 
 
 def tiny_stylegan2(tmp_path, conditional=True):
@@ -112,11 +113,18 @@ def _train(config, devices, steps=2):
   return train_chunk(config, devices, steps, unroll=True)
 
 
-def test_eight_devices_equal_one_device(tmp_path):
-  """G's noise is drawn for the global batch from the update's key (jit: one program)."""
+@pytest.mark.parametrize('mode', ['jit', 'pmap'])
+def test_eight_devices_equal_one_device(tmp_path, mode):
+  """G's noise, style mixing, path length noise and ADA's draws are made for the global
+  batch from the update's keys (under pmap each device keeps its rows). Minibatch-stddev
+  groups a device's own samples under pmap, as the official code per GPU: off there."""
   c = with_path_length(tiny_stylegan2(tmp_path))
   c.augment.p = 0.5   # ADA's 'bgc' (the config's) at work from the start
+  if mode == 'pmap':
+    c.model.discriminator.mbstd_num_channels = 0
+    c.batch_size = 16   # the path length batch, 8, splits over 8 devices
   one, m1 = _train(c, jax.devices()[:1])
+  c.parallel = mode
   eight, m8 = _train(c, jax.devices())
   assert_adam_close((one.g_params, one.d_params), (eight.g_params, eight.d_params),
                     lr=c.optimizer.d.learning_rate, steps=2)
@@ -153,3 +161,9 @@ def test_folder_spec_summary_prints_the_official_counts(classes, g, d):
   c.data.num_classes = classes
   text = Experiment(c).summary()
   assert f'trainable: {g} ' in text and f'trainable: {d} ' in text
+
+
+def test_a_path_length_batch_that_does_not_split_is_a_one_line_error():
+  with pytest.raises(GanjaxError, match=r'path length batch .* multiple of 16'):
+    check_batch(8, 8, 8, pl_batch=4)
+  check_batch(16, 16, 8, pl_batch=8)

@@ -22,8 +22,8 @@ from flax import traverse_util
 from ganjax.models.conv import resolve_impl
 from ganjax.models.stylegan2_layers import (Conv2d, DiscriminatorBlock,
                                             DiscriminatorEpilogue, FullyConnected,
-                                            SynthesisLayer, ToRGB, normalize_2nd_moment,
-                                            setup_filter, upsample2d)
+                                            SynthesisLayer, ToRGB, global_normal,
+                                            normalize_2nd_moment, setup_filter, upsample2d)
 
 OFFICIAL_COMMIT = 'd72cc7d041b42ec8e806021a205ed9349f87c6a4'
 # train.py --cfg=cifar: fmaps 1 (channel_base 32768), channel_max 512, map 2, conv_clamp
@@ -145,6 +145,7 @@ class SynthesisBlock(nn.Module):
   architecture: str = 'skip'
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
+  axis_name: Optional[str] = None
 
   @nn.compact
   def __call__(self, x, img, ws, noise_mode='random', noise=None):
@@ -152,7 +153,8 @@ class SynthesisBlock(nn.Module):
     noise: a [B, res, res, 1] per conv or None -> (x, img) at res."""
     layer = lambda f, up, name: SynthesisLayer(f, self.resolution, up=up,
                                                conv_clamp=self.conv_clamp,
-                                               conv_impl=self.conv_impl, name=name)
+                                               conv_impl=self.conv_impl,
+                                               axis_name=self.axis_name, name=name)
     noise = noise or [None] * 2
     if self.in_channels == 0:
       const = self.param('const', nn.initializers.normal(1.0),
@@ -186,6 +188,7 @@ class SynthesisNetwork(nn.Module):
   architecture: str = 'skip'
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
+  axis_name: Optional[str] = None
 
   @nn.compact
   def __call__(self, ws, noise_mode='random', noise=None):
@@ -199,20 +202,20 @@ class SynthesisNetwork(nn.Module):
       block_noise = None if noise is None else list(noise[w_idx:w_idx + num_conv])
       block = SynthesisBlock(cin, cout, res, self.img_channels, res == self.resolution,
                              self.architecture, self.conv_clamp, self.conv_impl,
-                             name=f'b{res}')
+                             self.axis_name, name=f'b{res}')
       x, img = block(x, img, ws[:, w_idx:w_idx + num_conv + num_torgb], noise_mode, block_noise)
       w_idx += num_conv
     return img
 
 
-def style_mix(mapping, ws, z, c, key, prob):
+def style_mix(mapping, ws, z, c, key, prob, axis_name=None):
   """Style mixing regularization (loss.py run_G): with probability prob, ws[:, cutoff:]
-  from a fresh z (cutoff uniform in [1, num_ws)); one cutoff per batch."""
+  from a fresh z (cutoff uniform in [1, num_ws)); one cutoff per (global) batch."""
   k_cut, k_coin, k_z = jax.random.split(key, 3)
   num_ws = ws.shape[1]
   cutoff = jax.random.randint(k_cut, (), 1, num_ws)
   cutoff = jnp.where(jax.random.uniform(k_coin, ()) < prob, cutoff, num_ws)
-  other = mapping(jax.random.normal(k_z, z.shape, jnp.float32), c, train=True,
+  other = mapping(global_normal(k_z, z.shape, axis_name), c, train=True,
                   update_w_avg=False)
   return jnp.where((jnp.arange(num_ws) < cutoff)[None, :, None], ws, other)
 
@@ -262,14 +265,16 @@ class StyleGAN2Generator(nn.Module):
     ws = mapping(z, c, train=train, truncation_psi=truncation_psi,
                  truncation_cutoff=truncation_cutoff)
     if train and self.style_mixing_prob > 0 and not self.is_initializing():
-      ws = style_mix(mapping, ws, z, c, self.make_rng('mixing'), self.style_mixing_prob)
+      ws = style_mix(mapping, ws, z, c, self.make_rng('mixing'), self.style_mixing_prob,
+                     self.axis_name)
     # Path length regularization differentiates w.r.t. the ws synthesis sees: given
     # variables['perturbations']['ws'] (zeros, ws_shape), their gradient is that one.
     if not self.is_initializing():
       ws = self.perturb('ws', ws)
     synthesis = SynthesisNetwork(side, channels, self.channel_base, self.channel_max,
                                  self.architecture, self.conv_clamp,
-                                 resolve_impl(self.conv_impl), name='synthesis')
+                                 resolve_impl(self.conv_impl), self.axis_name,
+                                 name='synthesis')
     mode = noise_mode or self.noise_mode
     if mode == 'random' and noise is None and not train and not self.has_rng('noise'):
       mode = 'const'   # sampling without a 'noise' stream: official generate.py's default

@@ -218,6 +218,7 @@ class SynthesisLayer(nn.Module):
   use_noise: bool = True
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
+  axis_name: Optional[str] = None   # pmap: noise drawn for the global batch, local rows kept
 
   @nn.compact
   def __call__(self, x, w, noise_mode='random', noise=None, gain=1.0):
@@ -230,13 +231,24 @@ class SynthesisLayer(nn.Module):
       const = self.variable('batch_stats', 'noise_const',
                             lambda: std_normal()(self.make_rng('params'), (res, res)))
       strength = self.param('noise_strength', nn.initializers.zeros, ())
-      x = x + layer_noise(self, noise_mode, noise, const.value, x.shape) * strength
+      x = x + layer_noise(self, noise_mode, noise, const.value, x.shape,
+                          self.axis_name) * strength
     bias = self.param('bias', nn.initializers.zeros, (self.features,))
     clamp = None if self.conv_clamp is None else self.conv_clamp * gain
     return bias_act(x, bias, 'lrelu', LRELU_GAIN * gain, clamp)
 
 
-def layer_noise(module, noise_mode, noise, const, shape):
+def global_normal(key, shape, axis_name=None):
+  """N(0, 1) of `shape` [b, ...]; under pmap (axis_name) this device's rows of the
+  draw for the global batch, so that pmap draws what the global program does."""
+  if axis_name is None:
+    return jax.random.normal(key, shape, jnp.float32)
+  n = lax.axis_size(axis_name)
+  full = jax.random.normal(key, (shape[0] * n, *shape[1:]), jnp.float32)
+  return lax.dynamic_slice_in_dim(full, lax.axis_index(axis_name) * shape[0], shape[0])
+
+
+def layer_noise(module, noise_mode, noise, const, shape, axis_name=None):
   """The unscaled noise a SynthesisLayer adds to an output of `shape` [B, H, W, C]:
   [B, H, W, 1] (random, or the given noise), [H, W, 1] (const) or 0.0 (none)."""
   if noise_mode == 'none':
@@ -250,7 +262,7 @@ def layer_noise(module, noise_mode, noise, const, shape):
   if not module.has_rng('noise') and not module.is_initializing():   # init falls back to 'params'
     raise ValueError("noise_mode='random' draws from the 'noise' rng stream: apply with "
                      "rngs={'noise': key}, or use noise_mode='const' / 'none'")
-  return jax.random.normal(module.make_rng('noise'), (*shape[:3], 1), jnp.float32)
+  return global_normal(module.make_rng('noise'), (*shape[:3], 1), axis_name)
 
 
 class ToRGB(nn.Module):
