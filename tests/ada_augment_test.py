@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_official_fixture
 from ganjax.models.stylegan2 import OFFICIAL_COMMIT
 from ganjax.objectives import ada_augment, augment
 
@@ -21,10 +22,7 @@ K = len(ada_augment.COLUMNS)
 
 @pytest.fixture(scope='module')
 def fixture():
-  with np.load(FIXTURE, allow_pickle=False) as f:
-    arrays = {k: f[k] for k in f.files}
-  assert str(arrays['meta/commit']) == OFFICIAL_COMMIT
-  return arrays
+  return load_official_fixture(FIXTURE, OFFICIAL_COMMIT)
 
 
 def only(batch, **columns):

@@ -170,3 +170,13 @@ def torch_fidelity_modules(*names, stub_utils=False):
     for k in own():
       del sys.modules[k]
     sys.modules.update(saved)
+
+
+def load_official_fixture(path, commit):
+  """{key: array} of an npz a benchmarks/*_fixture.py script wrote from the official
+  code, checked to be of that code's `commit`."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  with np.load(path, allow_pickle=False) as f:
+    arrays = {k: f[k] for k in f.files}
+  assert str(arrays['meta/commit']) == commit, f'{path} is of another official commit'
+  return arrays

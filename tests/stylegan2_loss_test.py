@@ -18,6 +18,7 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import load_official_fixture
 from ganjax.models import stylegan2 as sg
 from ganjax.objectives import losses, regularizers, step
 from ganjax.state import GANState
@@ -49,9 +50,7 @@ def recorder(slots):
 
 @pytest.fixture(scope='module')
 def fixture():
-  with np.load(FIXTURE, allow_pickle=False) as f:
-    arrays = {k: f[k] for k in f.files}
-  assert str(arrays['meta/commit']) == sg.OFFICIAL_COMMIT
+  arrays = load_official_fixture(FIXTURE, sg.OFFICIAL_COMMIT)
   return arrays, json.loads(str(arrays['meta/config']))
 
 

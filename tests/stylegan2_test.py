@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_official_fixture
 from ganjax.models import stylegan2 as sg
 
 FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'stylegan2_small.npz'
@@ -49,9 +50,7 @@ def test_cifar_mapping_and_synthesis_split():
 @pytest.fixture(scope='module')
 def fixture():
   """The fixture's arrays and the small networks' keyword arguments."""
-  with np.load(FIXTURE, allow_pickle=False) as f:
-    arrays = {k: f[k] for k in f.files}
-  assert str(arrays['meta/commit']) == sg.OFFICIAL_COMMIT
+  arrays = load_official_fixture(FIXTURE, sg.OFFICIAL_COMMIT)
   return arrays, json.loads(str(arrays['meta/config']))
 
 
