@@ -39,7 +39,7 @@ runs with jax_default_matmul_precision 'float32' (--tf32 lets both use TF32). On
 also 'mixed': the official code's own mixed precision, StyleGAN2's fp16 (num_fp16_res 4,
 all four resolutions at 32x32, as --cfg=cifar) and R3GAN's bfloat16 FP16Stages (the last
 3 stages of G, the first 3 of D), against ganjax's model.dtype='bfloat16' where the model
-has it (R3GAN: every layer; StyleGAN2: the port has no dtype yet, so no ganjax row).
+has it (R3GAN: every layer; StyleGAN2: the convs of the same top-4-resolution blocks).
 
 Each contender runs in its own subprocess (--only=NAME): its own threads, memory and
 peak (RSS on CPU, the framework's peak device allocation on a GPU). images/s = batch x

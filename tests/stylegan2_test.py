@@ -222,3 +222,24 @@ def test_pmap_draws_the_global_batchs_noise_and_mixing_latents():
       lambda z: g_pmap.apply(variables, z, train=True, rngs=rngs, mutable=['batch_stats'])[0],
       mesh=mesh, in_specs=spec, out_specs=spec)
   np.testing.assert_allclose(jax.jit(per_device)(z), want, atol=1e-5)
+
+
+def test_bfloat16_convs_stay_close_to_float32(fixture):
+  """model.dtype=bfloat16: the top blocks' convs in bfloat16 (the official fp16 layers'
+  place), everything around them float32: outputs within bfloat16's rounding."""
+  arrays, config = fixture
+  labels = arrays['in/labels']
+  g_vars = sg.from_official(official(arrays, 'G_skip'))
+  images = {}
+  for dtype in (None, jnp.bfloat16):
+    g = small_g(config, 'G_skip').clone(dtype=dtype)
+    images[dtype] = g.apply(g_vars, arrays['in/z'], labels, train=False, noise_mode='const')
+    assert images[dtype].dtype == jnp.float32
+  scale = float(jnp.abs(images[None]).max())
+  diff = float(jnp.abs(images[jnp.bfloat16] - images[None]).max())
+  assert 0 < diff < 0.05 * scale
+  d_vars = sg.from_official(official(arrays, 'D_resnet'))
+  x = jnp.asarray(nhwc(arrays['in/images']))
+  logits = [small_d(config, 'D_resnet').clone(dtype=dtype).apply(d_vars, x, labels, train=False)
+            for dtype in (None, jnp.bfloat16)]
+  assert 0 < float(jnp.abs(logits[1] - logits[0]).max()) < 0.05 * float(jnp.abs(logits[0]).max())

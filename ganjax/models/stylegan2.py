@@ -11,7 +11,7 @@ mapping's cmap. Defaults are networks.py's; CIFAR_G / CIFAR_D hold train.py's
 `from_official` turns the official named tensors into these variables.
 """
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -26,6 +26,9 @@ from ganjax.models.stylegan2_layers import (Conv2d, DiscriminatorBlock,
                                             normalize_2nd_moment, setup_filter, upsample2d)
 
 OFFICIAL_COMMIT = 'd72cc7d041b42ec8e806021a205ed9349f87c6a4'
+# train.py's num_fp16_res: the official mixed precision runs the blocks at the top 4
+# resolutions (but none below 8x8) in float16; model.dtype=bfloat16 runs their convs in it.
+FP16_RES = 4
 # train.py --cfg=cifar: fmaps 1 (channel_base 32768), channel_max 512, map 2, conv_clamp
 # 256, mbstd 32, D architecture 'orig'; D's label mapping keeps networks.py's 8 layers.
 CIFAR_G = dict(w_dim=512, mapping_layers=2, channel_base=32768, channel_max=512,
@@ -61,6 +64,13 @@ def network_side(side):
 def _pad_offsets(side):
   extra = network_side(side) - side
   return extra // 2, extra - extra // 2
+
+
+def reduced(dtype, res, side):
+  """The compute dtype of the block at resolution `res` of a `side` network: `dtype` for
+  the top FP16_RES resolutions but not below 8, as the official num_fp16_res (float32
+  elsewhere: None)."""
+  return dtype if res >= max(side * 2 // 2**FP16_RES, 8) else None
 
 
 def log2_resolution(side):
@@ -146,6 +156,7 @@ class SynthesisBlock(nn.Module):
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
   axis_name: Optional[str] = None
+  dtype: Optional[Any] = None   # the convs' compute dtype (None: float32)
 
   @nn.compact
   def __call__(self, x, img, ws, noise_mode='random', noise=None):
@@ -154,7 +165,8 @@ class SynthesisBlock(nn.Module):
     layer = lambda f, up, name: SynthesisLayer(f, self.resolution, up=up,
                                                conv_clamp=self.conv_clamp,
                                                conv_impl=self.conv_impl,
-                                               axis_name=self.axis_name, name=name)
+                                               axis_name=self.axis_name, dtype=self.dtype,
+                                               name=name)
     noise = noise or [None] * 2
     if self.in_channels == 0:
       const = self.param('const', nn.initializers.normal(1.0),
@@ -165,7 +177,7 @@ class SynthesisBlock(nn.Module):
       y = None
       if self.architecture == 'resnet':
         y = Conv2d(self.out_channels, 1, up=2, use_bias=False, conv_impl=self.conv_impl,
-                   name='skip')(x, np.sqrt(0.5))
+                   dtype=self.dtype, name='skip')(x, np.sqrt(0.5))
       x = layer(self.out_channels, 2, 'conv0')(x, ws[:, 0], noise_mode, noise[0])
       gain = np.sqrt(0.5) if y is not None else 1.0
       x = layer(self.out_channels, 1, 'conv1')(x, ws[:, 1], noise_mode, noise[1], gain)
@@ -173,7 +185,8 @@ class SynthesisBlock(nn.Module):
     if img is not None:
       img = upsample2d(img, setup_filter())
     if self.is_last or self.architecture == 'skip':
-      y = ToRGB(self.img_channels, conv_clamp=self.conv_clamp, name='torgb')(x, ws[:, -1])
+      y = ToRGB(self.img_channels, conv_clamp=self.conv_clamp, dtype=self.dtype,
+                name='torgb')(x, ws[:, -1])
       img = y if img is None else img + y
     return x, img
 
@@ -189,6 +202,7 @@ class SynthesisNetwork(nn.Module):
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
   axis_name: Optional[str] = None
+  dtype: Optional[Any] = None   # for the blocks at the top FP16_RES resolutions (>= 8)
 
   @nn.compact
   def __call__(self, ws, noise_mode='random', noise=None):
@@ -202,7 +216,8 @@ class SynthesisNetwork(nn.Module):
       block_noise = None if noise is None else list(noise[w_idx:w_idx + num_conv])
       block = SynthesisBlock(cin, cout, res, self.img_channels, res == self.resolution,
                              self.architecture, self.conv_clamp, self.conv_impl,
-                             self.axis_name, name=f'b{res}')
+                             self.axis_name, reduced(self.dtype, res, self.resolution),
+                             name=f'b{res}')
       x, img = block(x, img, ws[:, w_idx:w_idx + num_conv + num_torgb], noise_mode, block_noise)
       w_idx += num_conv
     return img
@@ -242,6 +257,7 @@ class StyleGAN2Generator(nn.Module):
   noise_mode: str = 'random'
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # 'auto' | 'xla' | 'subpixel' (conv.resolve_impl): up convs
+  dtype: Optional[Any] = None   # model.dtype: the top blocks' convs (None: float32)
 
   def ws_shape(self, batch):
     """The shape of the ws synthesis takes for `batch` images: [batch, num_ws, w_dim]."""
@@ -273,7 +289,7 @@ class StyleGAN2Generator(nn.Module):
       ws = self.perturb('ws', ws)
     synthesis = SynthesisNetwork(side, channels, self.channel_base, self.channel_max,
                                  self.architecture, self.conv_clamp,
-                                 resolve_impl(self.conv_impl), self.axis_name,
+                                 resolve_impl(self.conv_impl), self.axis_name, self.dtype,
                                  name='synthesis')
     mode = noise_mode or self.noise_mode
     if mode == 'random' and noise is None and not train and not self.has_rng('noise'):
@@ -299,6 +315,7 @@ class StyleGAN2Discriminator(nn.Module):
   mbstd_num_channels: int = 1
   axis_name: Optional[str] = None   # unused: D keeps no statistics
   conv_impl: str = 'auto'   # 'auto' | 'xla' | 'subpixel' (conv.resolve_impl): strided convs
+  dtype: Optional[Any] = None   # model.dtype: the top blocks' convs (None: float32)
 
   @property
   def couples_batch(self):
@@ -319,7 +336,8 @@ class StyleGAN2Discriminator(nn.Module):
     for res in [2**i for i in range(log2_resolution(side), 2, -1)]:
       block = DiscriminatorBlock(ch(res) if res < side else 0, ch(res), ch(res // 2),
                                  self.architecture, self.conv_clamp,
-                                 resolve_impl(self.conv_impl), name=f'b{res}')
+                                 resolve_impl(self.conv_impl), reduced(self.dtype, res, side),
+                                 name=f'b{res}')
       h, img = block(h, img)
     cmap_dim = (self.cmap_dim or ch(4)) if self.num_classes else 0
     cmap = None

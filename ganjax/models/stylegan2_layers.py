@@ -9,7 +9,7 @@ from OIHW / [out, in] to HWIO / [in, out]). Weights are stored as N(0, 1) / lr_m
 and scaled by weight_gain at run time (equalized learning rate).
 """
 
-from typing import Optional
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax
@@ -90,11 +90,16 @@ def _subpixel_method(features):
   return 'phases' if features >= 16 and xla_cpu.eigen_convolutions() else 'span'
 
 
-def conv2d_resample(x, w, f, up=1, down=1, impl='xla'):
+def conv2d_resample(x, w, f, up=1, down=1, impl='xla', dtype=None):
   """Correlation with w [k, k, I, O] padded k//2, with x2 FIR up- or downsampling, as
   conv2d_resample's paths: [B, H, W, I] -> [B, H*up/down, W*up/down, O]. impl
   'subpixel' (conv.py; XLA:CPU differentiates lhs-dilated convs ~4x slower): the
-  transposed conv, and a strided conv's input gradient, as sub-pixel phases."""
+  transposed conv, and a strided conv's input gradient, as sub-pixel phases. dtype
+  (e.g. bfloat16; None: x's): the conv and its FIR compute in it, the result in float32
+  (the official fp16 layers' role, the ops around them in float32)."""
+  if dtype is not None:
+    return conv2d_resample(x.astype(dtype), w.astype(dtype), f, up, down, impl).astype(
+        jnp.float32)
   k, fk = w.shape[0], f.shape[0]
   p = k // 2
   if up > 1:   # transposed conv (a true convolution of the zero-stuffed x), then the FIR
@@ -177,6 +182,7 @@ class Conv2d(nn.Module):
   use_bias: bool = True
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'   # 'xla' | 'subpixel' (conv2d_resample)
+  dtype: Optional[Any] = None   # the conv's compute dtype (None: float32)
 
   @nn.compact
   def __call__(self, x, gain=1.0):
@@ -184,20 +190,21 @@ class Conv2d(nn.Module):
     k, cin = self.kernel_size, x.shape[-1]
     w = self.param('kernel', std_normal(), (k, k, cin, self.features))
     x = conv2d_resample(x, w * (1 / np.sqrt(cin * k * k)), setup_filter(), self.up, self.down,
-                        self.conv_impl)
+                        self.conv_impl, self.dtype)
     b = self.param('bias', nn.initializers.zeros, (self.features,)) if self.use_bias else None
     act_gain = (LRELU_GAIN if self.activation == 'lrelu' else 1.0) * gain
     clamp = None if self.conv_clamp is None else self.conv_clamp * gain
     return bias_act(x, b, self.activation, act_gain, clamp)
 
 
-def modulated_conv2d(x, weight, styles, demodulate=True, up=1, impl='xla'):
+def modulated_conv2d(x, weight, styles, demodulate=True, up=1, impl='xla', dtype=None):
   """x [B, H, W, I] modulated by styles [B, I], conv by weight [k, k, I, O] (x2 up),
   demodulated per sample and output channel -> [B, H*up, W*up, O].
 
   The non-fused form (scale activations before and after one shared conv) is the same
   sum as the official fused grouped conv, without per-sample weights."""
-  x = conv2d_resample(x * styles[:, None, None, :], weight, setup_filter(), up=up, impl=impl)
+  x = conv2d_resample(x * styles[:, None, None, :], weight, setup_filter(), up=up, impl=impl,
+                      dtype=dtype)
   if demodulate:
     dcoefs = lax.rsqrt(jnp.einsum('hwio,bi->bo', jnp.square(weight), jnp.square(styles)) + 1e-8)
     x = x * dcoefs[:, None, None, :]
@@ -219,6 +226,7 @@ class SynthesisLayer(nn.Module):
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
   axis_name: Optional[str] = None   # pmap: noise drawn for the global batch, local rows kept
+  dtype: Optional[Any] = None
 
   @nn.compact
   def __call__(self, x, w, noise_mode='random', noise=None, gain=1.0):
@@ -226,7 +234,8 @@ class SynthesisLayer(nn.Module):
     k, cin, res = self.kernel_size, x.shape[-1], self.resolution
     styles = FullyConnected(cin, bias_init=1.0, name='affine')(w)
     weight = self.param('kernel', std_normal(), (k, k, cin, self.features))
-    x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, impl=self.conv_impl)
+    x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, impl=self.conv_impl,
+                         dtype=self.dtype)
     if self.use_noise:
       const = self.variable('batch_stats', 'noise_const',
                             lambda: std_normal()(self.make_rng('params'), (res, res)))
@@ -271,6 +280,7 @@ class ToRGB(nn.Module):
   features: int
   kernel_size: int = 1
   conv_clamp: Optional[float] = None
+  dtype: Optional[Any] = None
 
   @nn.compact
   def __call__(self, x, w):
@@ -278,7 +288,7 @@ class ToRGB(nn.Module):
     k, cin = self.kernel_size, x.shape[-1]
     styles = FullyConnected(cin, bias_init=1.0, name='affine')(w) * (1 / np.sqrt(cin * k * k))
     weight = self.param('kernel', std_normal(), (k, k, cin, self.features))
-    x = modulated_conv2d(x, weight, styles, demodulate=False)
+    x = modulated_conv2d(x, weight, styles, demodulate=False, dtype=self.dtype)
     bias = self.param('bias', nn.initializers.zeros, (self.features,))
     return bias_act(x, bias, 'linear', clamp=self.conv_clamp)
 
@@ -306,19 +316,21 @@ class DiscriminatorBlock(nn.Module):
   architecture: str = 'resnet'
   conv_clamp: Optional[float] = None
   conv_impl: str = 'xla'
+  dtype: Optional[Any] = None
 
   @nn.compact
   def __call__(self, x, img):
     """x [B, r, r, in] | None, img [B, r, r, C] | None -> (x [B, r/2, r/2, out], img)."""
     conv = lambda f, k, name, **kw: Conv2d(f, k, 'lrelu', conv_clamp=self.conv_clamp,
-                                           conv_impl=self.conv_impl, name=name, **kw)
+                                           conv_impl=self.conv_impl, dtype=self.dtype,
+                                           name=name, **kw)
     if self.in_channels == 0 or self.architecture == 'skip':
       y = conv(self.tmp_channels, 1, 'fromrgb')(img)
       x = y if x is None else x + y
       img = downsample2d(img, setup_filter()) if self.architecture == 'skip' else None
     if self.architecture == 'resnet':
       y = Conv2d(self.out_channels, 1, down=2, use_bias=False, conv_impl=self.conv_impl,
-                 name='skip')(x, np.sqrt(0.5))
+                 dtype=self.dtype, name='skip')(x, np.sqrt(0.5))
       x = conv(self.tmp_channels, 3, 'conv0')(x)
       return y + conv(self.out_channels, 3, 'conv1', down=2)(x, np.sqrt(0.5)), img
     x = conv(self.tmp_channels, 3, 'conv0')(x)
