@@ -8,6 +8,15 @@ python -m benchmarks.official_speed --official_sg2=runs/official_gpu/sg2ada \
     --official_r3gan=runs/official_gpu/r3gan --steps=32 --json=runs/official_speed_gpu.json
     # on a GPU: full width, batch 64, f32 and mixed precision
 
+For a GPU machine without network (the device tool: carry=["runs/official_gpu"], 1.1 MB):
+  mkdir -p runs/official_gpu/whl && cp -r /tmp/sg2ada_official runs/official_gpu/sg2ada \
+    && rm -rf runs/official_gpu/sg2ada/docs && cp -r /tmp/r3gan_official runs/official_gpu/r3gan \
+    && python -m pip download --no-deps --only-binary=:all: -d runs/official_gpu/whl \
+       ml_collections==1.1.0
+then, there: pip install --no-index --no-deps --target /tmp/site runs/official_gpu/whl/*.whl
+&& PYTHONPATH=/tmp/site python3 -m benchmarks.official_speed --official_sg2=... (as above)
+--repeats=2 --json=$OUT/official_speed.json (about 6-9 minutes: nvcc builds the official ops).
+
 The official code is read from plain checkouts (not in this repo): --official_sg2 of
 NVlabs/stylegan2-ada-pytorch at ganjax.models.stylegan2.OFFICIAL_COMMIT, --official_r3gan
 of brownvc/R3GAN at benchmarks.r3gan_fixture.COMMIT (e.g. `git --git-dir=MIRROR archive
