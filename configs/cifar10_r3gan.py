@@ -41,6 +41,7 @@ def preset_config(preset, data_config, conditional, *, batch, gamma, ema_kimg, a
   c.batch_size = batch
   c.num_steps = IMAGES // batch
   c.data.xflip = True   # the official commands' --mirror=1
+  c.fake_labels = 'real'   # training_loop.py conditions each fake on its paired real's c
   c.loss.update(name='relativistic', relativistic='paired')
   c.reg.update(r1=gamma[0], r2=gamma[0])
   c.ema_kimg = 0.0   # G's EMA half-life: 0 -> ema_kimg by cosine, as the presets

@@ -99,6 +99,7 @@ def base(*, model, data_config, optimizer=None, **overrides):
   c.d_batch = 'combined'        # combined: one D update on [real; fake]; separate: seed 003
   c.updates = 'alternating'     # D then G on fresh latents; simultaneous: seed 004, one pass
   c.fakes_for_d = 'train'       # G's BN mode for D's fakes; inference: Keras' predict (seed 001)
+  c.fake_labels = 'sampled'     # conditional G's labels; 'real': its paired reals' (R3GAN)
   c.ema_decay = 0.0             # > 0 (e.g. 0.999): EMA of G's weights, used to sample
   c.ema_kimg = 0.0              # > 0: the EMA's half-life in kimg instead (StyleGAN2: 10)
   c.ema_rampup = 0.0            # > 0: half-life <= images seen x this (StyleGAN2: 0.05)

@@ -45,5 +45,6 @@ def get_config(dataset='mnist'):
       reg=dict(r1=cosine(0.005), r2=cosine(0.005)),
       optimizer={net: dict(learning_rate=cosine(5e-5), b2=cosine(0.99)) for net in 'gd'}))
   c.ema_decay = 0.999
+  c.fake_labels = 'real'   # conditional: each fake on its paired real's label (official)
   c.unroll_steps = True  # XLA:CPU's conv gradients are slow inside a loop
   return c

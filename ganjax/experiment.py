@@ -90,7 +90,7 @@ class Experiment:
         ema_rampup=float(c.get('ema_rampup', 0.0)),
         axis_name=self.par.axis_name,
         seed_axis=seed_axis, schedules=schedules.from_config(c),
-        xflip=bool(c.data.get('xflip', False)))
+        xflip=bool(c.data.get('xflip', False)), fake_labels=c.get('fake_labels', 'sampled'))
 
   @property
   def acgan(self):

@@ -36,12 +36,14 @@ CHOICES = {
     'model.param_dtype': ('float32', 'bfloat16'),
     'model.conditional': (False, True, 'auto'),
     'data.xflip': (False, True),
+    'fake_labels': ('sampled', 'real'),
 }
 # Defaults of fields newer than some saved workdirs (what those runs trained with).
 DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_split': 'auto',
             'ema_decay': 0.0, 'ema_kimg': 0.0, 'ema_rampup': 0.0,
             'eval_every': 0, 'eval_samples': 5000, 'fakes_for_d': 'train', 'sample_grid': 10,
-            'data.sampling': 'epochs', 'data.clusters': 0, 'data.xflip': False, 'data.clusters_per_class': 0,
+            'data.sampling': 'epochs', 'data.clusters': 0, 'data.xflip': False,
+            'fake_labels': 'sampled', 'data.clusters_per_class': 0,
             'report': True, 'time_budget': 0.0,
             'optimizer.g.name': 'adam', 'optimizer.d.name': 'adam', 'optimizer.g.warmup_steps': 0,
             'optimizer.g.decay_steps': 0, 'optimizer.d.warmup_steps': 0,

@@ -50,6 +50,9 @@ class StepConfig:
   seed_axis: Optional[str] = None      # set when vmap-ed over seeds (vectorized.py)
   schedules: tuple = ()                # schedules.Schedule of the fields that follow one
   xflip: bool = False                  # data.xflip: each real mirrored with probability 1/2
+  # A conditional G's labels: 'sampled' uniformly, or 'real': each fake takes the label
+  # of the real it is paired with (R3GAN's training_loop: the real batch's c).
+  fake_labels: str = 'sampled'
 
   def hyper(self, field, static, step):
     """`field`'s value at G step `step`: its schedule's, or the static one."""
@@ -69,8 +72,14 @@ class StepConfig:
 
   @property
   def g_needs_reals(self):
-    """Relativistic losses score reals in the G update too: a batch of its own."""
-    return self.loss.name == 'relativistic'
+    """Relativistic losses score reals in the G update too, and fake_labels='real' takes
+    their labels: a batch of its own."""
+    return self.loss.name == 'relativistic' or self.labels_from_reals
+
+  @property
+  def labels_from_reals(self):
+    """Whether fakes take their paired reals' labels (fake_labels='real', conditional)."""
+    return self.fake_labels == 'real' and bool(self.num_classes)
 
 
 class Context(NamedTuple):
@@ -474,6 +483,7 @@ def d_inputs(ctx, state, real, real_labels, keys):
   cfg = ctx.cfg
   z, fake_labels = draw_fakes(ctx, keys['fakes'],
                               real_batch_size(cfg.d_batch, cfg.global_batch))
+  fake_labels = real_labels if cfg.labels_from_reals else fake_labels
   fake = run_g(ctx, state, state.g_params, z, fake_labels, keys,
                train=cfg.fakes_for_d == 'train')[0]
   real = mirrored(cfg, ctx.constrain(real), keys['xflip'])
@@ -507,8 +517,9 @@ def g_update(ctx, state, key, real=None, real_labels=None):
   returns (state, (adversarial loss, {'g_class'} or {}))."""
   cfg, keys = ctx.cfg, streams(key, 'g')
   z, labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
+  labels = real_labels if cfg.labels_from_reals else labels
   r = None
-  if cfg.g_needs_reals:
+  if cfg.loss.name == 'relativistic':
     real = ctx.constrain(mirrored(cfg, ctx.constrain(real), keys['xflip']))
     r = critic(ctx, state, state.d_params, real_labels, keys['g_real_drop'],
                keys['aug_real'])(real)
@@ -578,6 +589,7 @@ def simultaneous_update(ctx, state, real, real_labels, key):
   """Returns (state, (d_loss, r, f, terms), (g_loss, g_terms))."""
   cfg, keys = ctx.cfg, streams(key, 'd')
   z, fake_labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
+  fake_labels = real_labels if cfg.labels_from_reals else fake_labels
   real = ctx.constrain(mirrored(cfg, ctx.constrain(real), keys['xflip']))
   fake, g_pull, g_stats = jax.vjp(lambda p: run_g(ctx, state, p, z, fake_labels, keys),
                                   state.g_params, has_aux=True)
