@@ -65,9 +65,11 @@ def prepare(exps, workdirs, is_main):
   """Checks the batch, loads the data and writes each run's config.json and classes
   (process 0); returns the dataset. exps: one per run, all of one grid point."""
   exp = exps[0]
+  # pmap gives each device its rows of the path length batch (jit shards it unevenly).
   reg = exp.step_config().reg
+  pl_rows = reg.pl_weight and exp.par.axis_name is not None
   check_batch(exp.config.batch_size, exp.real_batch, exp.par.num_devices,
-              exp.config.batch_size // reg.pl_batch_shrink if reg.pl_weight else 0)
+              exp.config.batch_size // reg.pl_batch_shrink if pl_rows else 0)
   dataset = exp.load_dataset()
   for e, workdir in zip(exps, workdirs):
     os.makedirs(workdir, exist_ok=True)

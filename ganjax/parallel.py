@@ -17,8 +17,8 @@ AXIS = 'data'
 
 
 def check_batch(batch, real_batch, num_devices, pl_batch=0):
-  """Raises a one-line error unless the batches (and path length regularization's,
-  pl_batch > 0) split evenly over the devices."""
+  """Raises a one-line error unless the batches (and, under pmap, path length
+  regularization's, pl_batch > 0) split evenly over the devices."""
   named = [('batch_size', batch), ('the real batch per D update', real_batch)]
   if pl_batch:
     named.append(('the path length batch (batch_size // reg.pl_batch_shrink)', pl_batch))
