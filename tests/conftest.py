@@ -180,3 +180,36 @@ def load_official_fixture(path, commit):
     arrays = {k: f[k] for k in f.files}
   assert str(arrays['meta/commit']) == commit, f'{path} is of another official commit'
   return arrays
+
+
+def fixture_part(arrays, prefix):
+  """{official name: array} of an official fixture's keys under prefix/."""
+  return {k[len(prefix) + 1:]: v for k, v in arrays.items() if k.startswith(prefix + '/')}
+
+
+def gradient_recorder(slots):
+  """An optax transformation that never moves the params: its state is (count, the
+  gradients it was given, stacked [slots, ...]); update i writes slot i."""
+  import optax  # pylint: disable=g-import-not-at-top
+  jnp = jax.numpy
+
+  def init(params):
+    return (jnp.zeros((), jnp.int32),
+            jax.tree.map(lambda p: jnp.zeros((slots,) + p.shape, p.dtype), params))
+
+  def update(grads, state, params=None):
+    del params
+    count, seen = state
+    seen = jax.tree.map(lambda s, g: s.at[count].set(g), seen, grads)
+    return jax.tree.map(jnp.zeros_like, grads), (count + 1, seen)
+  return optax.GradientTransformation(init, update)
+
+
+def recording_state(seed, g_params, d_params, g_tx, d_tx, g_batch_stats=None, pl_mean=None):
+  """A step-0 GANState of given params, with (recording) optimizers g_tx, d_tx."""
+  from ganjax.state import GANState  # pylint: disable=g-import-not-at-top
+  return GANState(step=jax.numpy.zeros((), jax.numpy.int32), rng=jax.random.PRNGKey(seed),
+                  g_params=g_params, d_params=d_params, g_batch_stats=g_batch_stats or {},
+                  d_batch_stats={}, g_opt_state=g_tx.init(g_params),
+                  d_opt_state=d_tx.init(d_params), g_ema_params={}, lecam_ema={}, ada={},
+                  pl_mean=pl_mean)

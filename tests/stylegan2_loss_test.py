@@ -15,13 +15,12 @@ import pathlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
-from conftest import load_official_fixture
+from conftest import (fixture_part as part, gradient_recorder,
+                      load_official_fixture, recording_state)
 from ganjax.models import stylegan2 as sg
 from ganjax.objectives import losses, regularizers, step
-from ganjax.state import GANState
 
 FIXTURE = pathlib.Path(__file__).parent / 'fixtures' / 'stylegan2_loss.npz'
 # Every tensor's gradient: max |ours - official| <= PHASE_RTOL x the phase's largest
@@ -33,30 +32,10 @@ PHASE_RTOL, TENSOR_RTOL, FLOOR = 1e-5, 1e-3, 1e-8
 D_PHASES, G_PHASES = ('Dmain', 'Dreg'), ('Gmain', 'Greg')
 
 
-def recorder(slots):
-  """An optax transformation that never moves the params: its state is (count, the
-  gradients it was given, stacked [slots, ...]); update i writes slot i."""
-  def init(params):
-    return (jnp.zeros((), jnp.int32),
-            jax.tree.map(lambda p: jnp.zeros((slots,) + p.shape, p.dtype), params))
-
-  def update(grads, state, params=None):
-    del params
-    count, seen = state
-    seen = jax.tree.map(lambda s, g: s.at[count].set(g), seen, grads)
-    return jax.tree.map(jnp.zeros_like, grads), (count + 1, seen)
-  return optax.GradientTransformation(init, update)
-
-
 @pytest.fixture(scope='module')
 def fixture():
   arrays = load_official_fixture(FIXTURE, sg.OFFICIAL_COMMIT)
   return arrays, json.loads(str(arrays['meta/config']))
-
-
-def part(arrays, prefix):
-  """{official name: array} of the keys under prefix/."""
-  return {k[len(prefix) + 1:]: v for k, v in arrays.items() if k.startswith(prefix + '/')}
 
 
 def networks(config):
@@ -94,15 +73,9 @@ def stepped(fixture):
   generator, discriminator = networks(config)
   g_vars = sg.from_official(part(arrays, 'G'))
   d_vars = sg.from_official(part(arrays, 'D'))
-  g_tx, d_tx = recorder(len(G_PHASES)), recorder(len(D_PHASES))
-  state = GANState(step=jnp.zeros((), jnp.int32),
-                   rng=jax.random.PRNGKey(config['rng_seed']),
-                   g_params=g_vars['params'], d_params=d_vars['params'],
-                   g_batch_stats=g_vars['batch_stats'], d_batch_stats={},
-                   g_opt_state=g_tx.init(g_vars['params']),
-                   d_opt_state=d_tx.init(d_vars['params']),
-                   g_ema_params={}, lecam_ema={}, ada={},
-                   pl_mean=jnp.zeros((), jnp.float32))
+  g_tx, d_tx = gradient_recorder(len(G_PHASES)), gradient_recorder(len(D_PHASES))
+  state = recording_state(config['rng_seed'], g_vars['params'], d_vars['params'], g_tx, d_tx,
+                          g_vars['batch_stats'], pl_mean=jnp.zeros((), jnp.float32))
   cfg = step_config(config)
   fns = step.make_step_fns(cfg, generator, discriminator, g_tx, d_tx)
   real = np.transpose(arrays['in/real'], (0, 2, 3, 1))[None]
