@@ -6,6 +6,12 @@ python -m benchmarks.quality --recipes=configs/mnist_mlp.py,configs/mnist_dcgan.
     --classifier=runs/mnist_classifier --eval_every=500 \
     --data_dir=../shared/data/mnist --data_split=test
 
+Recipes of several datasets share one board, grouped by dataset, each row read against
+its own dataset's floor; --data_dir and --classifier then name one per dataset:
+    --recipes=configs/mnist.py,configs/fashion_mnist.py \
+    --data_dir=mnist=data/mnist,fashion_mnist=data/fashion_mnist \
+    --classifier=mnist=runs/mnist_classifier,fashion_mnist=runs/fashion_classifier
+
 Time is each run's train_seconds (training wall time with evaluations excluded, data
 loading, init and compiles included: ganjax/train.py). The budget is in units of T: with
 --unit_seconds=0, T is measured first as the train_seconds of --unit_steps (10,000) steps
@@ -16,6 +22,7 @@ rerun skips finished runs and resumes cut ones. Thresholds and the table: ganjax
 Writes W/leaderboard.md, W/leaderboard.json (or --json) and W/leaderboard.png.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -39,12 +46,14 @@ flags.DEFINE_float('unit_seconds', 0.0, 'T in seconds; 0: measure it (--unit_rec
 flags.DEFINE_string('unit_recipe', 'configs/mnist_mlp.py', 'The recipe T is measured on.')
 flags.DEFINE_integer('unit_steps', 10_000, 'T = train_seconds of this many unit_recipe steps.')
 flags.DEFINE_string('workdir', 'runs/quality', 'Root of the runs and the leaderboard.')
-flags.DEFINE_string('classifier', '', 'configs/mnist_classifier.py workdir (domain metrics).')
+flags.DEFINE_string('classifier', '', 'configs/mnist_classifier.py workdir (domain metrics); '
+                    'name=DIR,name=DIR: one per dataset.')
 flags.DEFINE_integer('eval_every', 500, 'Steps between evaluations.')
 flags.DEFINE_integer('eval_samples', 0, 'Images per evaluation (0: the config\'s, 5000).')
 flags.DEFINE_integer('num_steps', 10**7, 'Step cap of every run: the budget ends them first.')
 flags.DEFINE_bool('keep_num_steps', False, "Keep each recipe's own num_steps as the cap.")
-flags.DEFINE_string('data_dir', '', '--config.data.dir of every run (empty: the config\'s).')
+flags.DEFINE_string('data_dir', '', '--config.data.dir of every run (empty: the config\'s); '
+                    'name=DIR,name=DIR: one per dataset (data.name).')
 flags.DEFINE_string('data_split', '', '--config.data.split of every run (empty: the config\'s).')
 flags.DEFINE_string('json', '', 'Where to write the leaderboard JSON (empty: W/leaderboard.json).')
 FLAGS = flags.FLAGS
@@ -55,15 +64,34 @@ def recipe_name(path):
   return os.path.splitext(os.path.basename(path))[0]
 
 
-def _data_flags():
-  return ([f'--config.data.dir={FLAGS.data_dir}'] if FLAGS.data_dir else []) + (
+def recipe_dataset(path):
+  """The data.name of a recipe's get_config() (configs/fashion_mnist.py -> fashion_mnist)."""
+  spec = importlib.util.spec_from_file_location(f'_recipe_{recipe_name(path)}',
+                                                os.path.join(ROOT, path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config().data.name
+
+
+def per_dataset(value, dataset):
+  """A flag's value for `dataset`: 'V' is every dataset's, 'name=V,name=V' one per
+  dataset ('' for a dataset it does not name: the config's own)."""
+  if '=' not in value:
+    return value
+  pairs = dict(p.split('=', 1) for p in value.split(',') if p)
+  return pairs.get(dataset, '')
+
+
+def _data_flags(dataset):
+  data_dir = per_dataset(FLAGS.data_dir, dataset)
+  return ([f'--config.data.dir={data_dir}'] if data_dir else []) + (
       [f'--config.data.split={FLAGS.data_split}'] if FLAGS.data_split else [])
 
 
 def _train(recipe, workdir, overrides):
   """Runs experiments.train (its log in WORKDIR.log); exits on failure or a signal."""
   cmd = [sys.executable, '-m', 'experiments.train', f'--config={recipe}',
-         f'--workdir={workdir}', *overrides, *_data_flags()]
+         f'--workdir={workdir}', *overrides, *_data_flags(recipe_dataset(recipe))]
   os.makedirs(os.path.dirname(workdir), exist_ok=True)
   print(f'training {workdir} (log: {workdir}.log)', flush=True)
   with open(workdir + '.log', 'w') as log:
@@ -101,26 +129,25 @@ def unit_seconds(root):
   return hits[-1]
 
 
-def run_overrides(seed, minutes):
-  """The --config flags of one leaderboard run."""
+def run_overrides(seed, minutes, dataset):
+  """The --config flags of one leaderboard run on `dataset`."""
   out = [f'--config.seed={seed}', f'--config.eval_every={FLAGS.eval_every}',
          f'--config.time_budget={minutes!r}', '--config.report=False']
   if FLAGS.eval_samples:
     out.append(f'--config.eval_samples={FLAGS.eval_samples}')
-  if FLAGS.classifier:
-    out.append(f'--config.eval.classifier={FLAGS.classifier}')
+  classifier = per_dataset(FLAGS.classifier, dataset)
+  if classifier:
+    out.append(f'--config.eval.classifier={classifier}')
   if not FLAGS.keep_num_steps:
     out.append(f'--config.num_steps={FLAGS.num_steps}')
   return out
 
 
-def plot(path, runs, budget_seconds):
-  """domain_fid (log) over training seconds: a thin line per seed, the mean over seeds
-  per evaluated step thick, one colour per recipe; the mean floor x1, x2, x3 dashed."""
-  fig = Figure(figsize=(8, 5), dpi=100)
-  ax = fig.subplots()
-  for i, (name, recipe_runs) in enumerate(runs.items()):
-    c, dash = colour(i)
+def _plot_dataset(ax, runs, colours, budget_seconds):
+  """One dataset's panel: domain_fid (log) over training seconds, a thin line per seed,
+  the mean over seeds per evaluated step thick; its mean floor x1, x2, x3 dashed."""
+  for name, recipe_runs in runs.items():
+    c, dash = colour(colours[name])
     histories = [lb.eval_history(r['rows']) for r in recipe_runs]
     for h in histories:
       pts = [(e['train_seconds'], e['domain_fid']) for e in h
@@ -141,8 +168,22 @@ def plot(path, runs, budget_seconds):
   ax.set_yscale('log')
   ax.set_xlabel('training seconds (evaluations excluded)')
   ax.set_ylabel('domain_fid (log)')
-  ax.set_title('time to quality: thin = one seed, thick = mean over seeds')
   ax.legend(fontsize=8)
+
+
+def plot(path, runs, budget_seconds):
+  """The leaderboard's figure: one _plot_dataset panel per dataset, side by side, one
+  colour per recipe."""
+  groups = {}
+  for name, recipe_runs in runs.items():
+    groups.setdefault(recipe_runs[0].get('dataset', ''), {})[name] = recipe_runs
+  colours = {name: i for i, name in enumerate(runs)}
+  fig = Figure(figsize=(8 * len(groups), 5), dpi=100)
+  for ax, (dataset, group) in zip(fig.subplots(1, len(groups), squeeze=False)[0],
+                                  groups.items()):
+    _plot_dataset(ax, group, colours, budget_seconds)
+    ax.set_title(f'{dataset + ": " if dataset else ""}time to quality: thin = one seed, '
+                 'thick = mean over seeds', fontsize=10)
   fig.savefig(path)
 
 
@@ -165,13 +206,13 @@ def leaderboard(root):
         'per run', flush=True)
   runs = {}
   for recipe in FLAGS.recipes:
-    name = recipe_name(recipe)
+    name, dataset = recipe_name(recipe), recipe_dataset(recipe)
     for seed in seeds:
       workdir = os.path.join(root, name, f'seed_{seed}')
-      _train(recipe, workdir, run_overrides(seed, budget_seconds / 60))
+      _train(recipe, workdir, run_overrides(seed, budget_seconds / 60, dataset))
       runs.setdefault(name, []).append(lb.read_run(workdir))
-  rows = [lb.recipe_row(name, recipe_runs, budget_seconds)
-          for name, recipe_runs in runs.items()]
+  rows = lb.by_dataset([lb.recipe_row(name, recipe_runs, budget_seconds)
+                        for name, recipe_runs in runs.items()])
   text = (f'T = {unit:.1f} s ({FLAGS.unit_recipe}, {FLAGS.unit_steps} steps, eval off); '
           f'budget {FLAGS.budget:g} T = {budget_seconds:.0f} s; seeds {seeds}.\n\n'
           + lb.markdown(rows, budget_seconds))
@@ -180,7 +221,8 @@ def leaderboard(root):
     f.write(text)
   with open(FLAGS.json or os.path.join(root, 'leaderboard.json'), 'w') as f:
     json.dump({'unit_seconds': unit, 'budget': FLAGS.budget, 'budget_seconds': budget_seconds,
-               'seeds': seeds, 'recipes': FLAGS.recipes, 'rows': rows}, f, indent=2)
+               'seeds': seeds, 'recipes': FLAGS.recipes, 'data_dir': FLAGS.data_dir,
+               'classifier': FLAGS.classifier, 'rows': rows}, f, indent=2)
   plot(os.path.join(root, 'leaderboard.png'), runs, budget_seconds)
 
 

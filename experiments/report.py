@@ -1,6 +1,7 @@
 r"""Turns a workdir into pictures: WORKDIR/report/index.html with the loss, D-output and
-eval curves, the fixed-noise progression, a training GIF and the latest grid; for a sweep
-root, curves with seed bands, final-metric bars, the points' grids and each run's report.
+eval curves (each against its floor), the fixed-noise progression, a training GIF and the
+latest grid beside real training images in its layout; for a sweep root, curves with
+seed bands, final-metric bars, the points' grids and each run's report.
 
 python -m experiments.report --workdir=runs/mnist_mlp
 python -m experiments.report --workdir=runs/objectives --gif_ms=200

@@ -3,7 +3,6 @@ boundary, draw sample grids, evaluate and keep the best state. Per run: loop.py 
 them for a single run (train.py) and for each of vectorized seeds (vectorized.py)."""
 
 import json
-import math
 import os
 import signal
 
@@ -120,7 +119,7 @@ def grid_writer(exp, workdir, is_main):
   if exp.clusters:  # a mix, as the unconditional G it stands in for is sampled
     labels = sampling.mixed_labels(exp.config.seed, n, exp.num_classes)
   elif exp.num_classes:  # one row per class, as many rows as fit
-    labels = np.repeat(np.arange(side) % exp.label_classes, side).astype(np.int32)
+    labels = sampling.class_rows(side, exp.label_classes)
   labels = exp.condition_ids(labels, z)
   generate = sampling.make_generate_fn(exp.generator.clone(axis_name=None))
   warned = []
@@ -135,7 +134,7 @@ def grid_writer(exp, workdir, is_main):
     path = os.path.join(workdir, 'samples', f'step_{step:0{len(str(exp.config.num_steps))}d}.png')
     try:
       sampling.save_png(sampling.grid(images, rows=side), path,
-                        scale=max(1, math.ceil(256 / (side * images.shape[1]))))
+                        scale=sampling.grid_scale(side, images.shape[1]))
     except OSError as e:
       # A grid is only a view of the state: `generate` redraws it from any checkpoint
       # (same fixed noise), so a full or read-only disk costs no training here; if the

@@ -1,5 +1,6 @@
 """Generating images from a trained G and laying them out as PNG grids."""
 
+import math
 import os
 
 import jax
@@ -47,6 +48,17 @@ def to_uint8(images):
   """[-1, 1] float images [N,H,W,C] -> uint8 [N,H,W,C] in 0..255."""
   images = (np.asarray(images, np.float32) + 1.0) * 127.5
   return np.clip(np.rint(images), 0, 255).astype(np.uint8)
+
+
+def class_rows(side, num_classes):
+  """Labels int32 [side * side] of a class-per-row grid: row r is class r % num_classes."""
+  return np.repeat(np.arange(side) % num_classes, side).astype(np.int32)
+
+
+def grid_scale(side, height):
+  """The nearest-upscale factor of a side x side grid of height-px cells (about 256 px
+  across, at least 1)."""
+  return max(1, math.ceil(256 / (side * height)))
 
 
 def grid(images, rows=None, pad=2):

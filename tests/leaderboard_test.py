@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+from PIL import Image
 
 from ganjax import evaluation
 from ganjax.report import leaderboard as lb
@@ -17,10 +18,11 @@ def _eval(step, ts, es, fid, cov, kl, worse=0.0):
           'eval/class_kl': kl, 'train_seconds': ts, 'eval_seconds': es}
 
 
-def _write_run(path, scale=1.0, worse=0.0):
+def _write_run(path, scale=1.0, worse=0.0, dataset=None, floor=FLOOR):
   """A run: evals every 100 steps, 10 s of training and 5 s of evaluation between them
   (times x scale; fids + worse). A killed process logged a bad eval at 300 and a cut
-  line; the resumed one redid step 300. Step 200 crosses the fid threshold, not coverage."""
+  line; the resumed one redid step 300. Step 200 crosses the fid threshold, not coverage.
+  With a dataset: a config.json of it and an unseen floor."""
   s, w = scale, worse
   lines = [json.dumps(r) for r in (
       {'step': 100, 'd_loss': 1.0, 'train_seconds': 10 * s, 'eval_seconds': 0.0},
@@ -35,7 +37,11 @@ def _write_run(path, scale=1.0, worse=0.0):
   lines.append('{"step": 600, "eval/domain_f')   # a write in progress
   path.mkdir()
   (path / 'metrics.jsonl').write_text('\n'.join(lines))
-  (path / 'best.json').write_text(json.dumps({'metric': 'domain_fid', 'floor': FLOOR}))
+  best = {'metric': 'domain_fid', 'floor': floor}
+  if dataset:
+    best['floor_kind'] = 'unseen'
+    (path / 'config.json').write_text(json.dumps({'data': {'name': dataset}}))
+  (path / 'best.json').write_text(json.dumps(best))
   return str(path)
 
 
@@ -126,14 +132,62 @@ def test_recipe_row_and_markdown(tmp_path):
   text = lb.markdown(rows, 40.0)
   table = [l for l in text.splitlines() if l.startswith('|')]
   assert table == [
-      '| recipe | seeds | s to fid<=2x floor | steps to fid<=2x floor | best domain_fid in '
-      '40 s | best class_coverage in 40 s | best class_kl in 40 s | train s | eval s |',
-      '|---|---|---|---|---|---|---|---|---|',
-      '| mlp | 2 | 60 ± 28 (2/2) | 400 ± 0 (2/2) | 4.25 ± 1.061 | 0.95 ± 0.07071 | '
-      '0.01 ± 0 | 75 ± 35 | 38 ± 18 |',
-      '| bad | 1 | not reached (0/1) | not reached (0/1) | 13.5 | 1 | 0.01 | 50 | 25 |']
+      '| recipe | seeds | domain_fid floor | s to fid<=2x floor | steps to fid<=2x floor | '
+      'best domain_fid in 40 s | best domain_fid / floor | best class_coverage in 40 s | '
+      'best class_kl in 40 s | train s | eval s |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| mlp | 2 | 2 ± 0 | 60 ± 28 (2/2) | 400 ± 0 (2/2) | 4.25 ± 1.061 | 2.12 ± 0.53 | '
+      '0.95 ± 0.07071 | 0.01 ± 0 | 75 ± 35 | 38 ± 18 |',
+      '| bad | 1 | 2 | not reached (0/1) | not reached (0/1) | 13.5 | 6.75 | 1 | 0.01 | 50 '
+      '| 25 |']
   assert ('- fid<=2x floor: domain_fid <= 2x floor, class_coverage >= 1, class_kl <= 0.02 '
           '(mlp, bad)') in text
+
+
+def test_leaderboard_across_datasets(tmp_path):
+  """MNIST and Fashion-MNIST recipes in one table, grouped by dataset, each row with its
+  own floor and best FID / floor per seed."""
+  fashion = {'domain_fid': 1.5, 'class_kl': 0.001}
+  runs = {'mnist_a': [lb.read_run(_write_run(tmp_path / f'a{i}', s, dataset='mnist'))
+                      for i, s in enumerate((1.0, 2.0))],
+          'fashion_b': [lb.read_run(_write_run(tmp_path / 'b0', 1.0, 1.5, 'fashion_mnist',
+                                               fashion))],
+          'mnist_c': [lb.read_run(_write_run(tmp_path / 'c0', 1.0, 3.0, 'mnist'))]}
+  rows = [lb.recipe_row(name, r, 40.0, factors=(2.0,)) for name, r in runs.items()]
+  assert [r['dataset'] for r in rows] == ['mnist', 'fashion_mnist', 'mnist']
+  a, b, c = rows
+  # per seed: step 400's 3.5 / 2 and (slower seed) step 200's 5.0 / 2
+  assert a['ratio']['mean'] == pytest.approx((3.5 / 2 + 5.0 / 2) / 2)
+  assert a['ratio']['std'] == pytest.approx(0.75 / math.sqrt(2))   # sample std of two
+  assert b['ratio'] == {'mean': 5.0 / 1.5, 'std': 0.0, 'reached': 1, 'n': 1}
+  assert b['floor']['mean'] == 1.5 and b['floor_kind'] == 'unseen'
+  assert c['ratio']['mean'] == pytest.approx(6.5 / 2)
+  assert [r['recipe'] for r in lb.by_dataset(rows)] == ['mnist_a', 'mnist_c', 'fashion_b']
+  table = [l for l in lb.markdown(rows, 40.0).splitlines() if l.startswith('|')]
+  head = table[0].split(' | ')
+  assert head[:4] == ['| dataset', 'recipe', 'seeds', 'domain_fid floor']
+  cells = [dict(zip(head, l.split(' | '))) for l in table[2:]]
+  assert [(c['| dataset'], c['recipe']) for c in cells] == [
+      ('| mnist', 'mnist_a'), ('| mnist', 'mnist_c'), ('| fashion_mnist', 'fashion_b')]
+  assert [c['domain_fid floor'] for c in cells] == ['2 ± 0 (unseen)', '2 (unseen)',
+                                                    '1.5 (unseen)']
+  assert [c['best domain_fid / floor'] for c in cells] == ['2.12 ± 0.53', '3.25', '3.33']
+
+
+def test_an_older_leaderboard_json_renders_as_it_did():
+  """A row written before the dataset, floor and ratio columns (runs/quality_sg2's)."""
+  none = {'mean': None, 'std': None, 'reached': 0, 'n': 1}
+  one = lambda v: {'mean': v, 'std': 0.0, 'reached': 1, 'n': 1}
+  row = {'recipe': 'mnist_r3gan', 'n': 1, 'conditional': False,
+         'thresholds': {'fid<=2x floor': {'conditions': 'domain_fid <= 2x floor',
+                                          'seconds': none, 'steps': none}},
+         'best': {'domain_fid': one(2538.0)}, 'train_seconds': one(738.0),
+         'eval_seconds': one(45.0), 'copying': {}}
+  table = [l for l in lb.markdown([json.loads(json.dumps(row))], 729.0).splitlines()
+           if l.startswith('|')]
+  assert table == ['| recipe | seeds | s to fid<=2x floor | steps to fid<=2x floor | '
+                   'best domain_fid in 729 s | train s | eval s |', '|---|---|---|---|---|---|---|',
+                   '| mnist_r3gan | 1 | not reached (0/1) | not reached (0/1) | 2538 | 738 | 45 |']
 
 
 def test_mean_curve_averages_common_steps_then_the_last_evaluations():
@@ -146,3 +200,18 @@ def test_mean_curve_averages_common_steps_then_the_last_evaluations():
   xs, ys = lb.mean_curve([a[:2], b[:2]], 'domain_fid')   # ending on a common step
   assert xs.tolist() == [11.0, 21.0] and ys.tolist() == [90.0, 40.0]
   assert lb.mean_curve([[], [{'step': 5, 'train_seconds': None}]], 'domain_fid')[0].size == 0
+
+
+def test_quality_takes_a_data_dir_and_a_classifier_per_dataset(tmp_path):
+  from benchmarks import quality   # pylint: disable=g-import-not-at-top (absl flags)
+  assert quality.recipe_dataset('configs/fashion_mnist.py') == 'fashion_mnist'
+  assert quality.recipe_dataset('configs/mnist_cond.py') == 'mnist'
+  both = 'mnist=data/mnist,fashion_mnist=data/fashion_mnist'
+  assert quality.per_dataset(both, 'fashion_mnist') == 'data/fashion_mnist'
+  assert quality.per_dataset(both, 'cifar10') == ''   # the config's own
+  assert quality.per_dataset('../shared/data/mnist', 'fashion_mnist') == '../shared/data/mnist'
+  runs = {'mnist_a': [lb.read_run(_write_run(tmp_path / 'a', dataset='mnist'))],
+          'fashion_b': [lb.read_run(_write_run(tmp_path / 'b', dataset='fashion_mnist'))]}
+  quality.plot(str(tmp_path / 'board.png'), runs, 40.0)
+  with Image.open(tmp_path / 'board.png') as im:
+    assert im.size == (1600, 500)   # one panel per dataset

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, make_small_config
-from ganjax import figures, report, sampling, sweep, train
-from ganjax.report import data as report_data, plots as report_plots
+from ganjax import figures, input_pipeline, report, run_config, sampling, sweep, train
+from ganjax.report import data as report_data, plots as report_plots, reals
 from ganjax.errors import GanjaxError
 
 # The grid changes only host-side index sampling, so the 4 runs share one compiled step.
@@ -32,6 +32,27 @@ def run(tmp_path_factory):
   for config.num_steps in (4, 12):
     train.train_and_evaluate(config, workdir)
   return workdir
+
+
+@pytest.fixture(scope='module')
+def cond_run(tmp_path_factory):
+  """A 4-step conditional mnist_mlp run: one grid, one row per digit."""
+  workdir = str(tmp_path_factory.mktemp('cond'))
+  config = make_small_config()
+  config.model.conditional, config.num_steps = True, 4
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+@pytest.fixture(scope='module')
+def labels_of():
+  """{image bytes: the labels of the shared t10k digits that have them}."""
+  data = make_small_config().data
+  dataset = input_pipeline.load_dataset(data)
+  out = {}
+  for image, label in zip(dataset.images, dataset.labels):
+    out.setdefault(image.tobytes(), set()).add(int(label))
+  return out
 
 
 @pytest.fixture(scope='module')
@@ -89,7 +110,7 @@ def test_run_report_writes_every_file(run):
   out = os.path.join(run, 'report')
   assert index == os.path.join(out, 'index.html')
   assert sorted(os.listdir(out)) == ['curves.png', 'index.html', 'latest.png', 'progress.png',
-                                     'run_info.json', 'training.gif']
+                                     'real.json', 'real.png', 'run_info.json', 'training.gif']
   prepared = report_data.prepare_series(_rows(run))
   panels = report_data.curve_panels(prepared)
   assert [p['title'].split(' ')[0] for p in panels] == ['losses:', 'D', 'training']
@@ -108,7 +129,8 @@ def test_run_report_writes_every_file(run):
        open(os.path.join(run, 'samples', 'step_12.png'), 'rb') as b:
     assert a.read() == b.read()
   text = _check_page(index)
-  for needle in ('curves.png', 'progress.png', 'training.gif', 'latest.png', 'GENERATOR (',
+  for needle in ('curves.png', 'progress.png', 'training.gif', 'latest.png', 'real.png',
+                 'Real: training images of mnist (test split)', 'GENERATOR (',
                  'configs/mnist_mlp.py', 'batch_size', 'cpu',
                  'first step logged after a restart: 8', '12 of 12: finished'):
     assert needle in text, needle
@@ -186,6 +208,7 @@ def test_pages_without_metrics_without_samples_and_with_evals(run, tmp_path):
     json.dump({'n': 64, 'step': 8, 'weights': 'raw', 'metrics': metrics, 'floor': floor}, f)
   text = _check_page(report.write(scored))
   assert 'Best checkpoint' in text and 'eval/step8_raw.json' in text and '2.5' in text
+  assert 'domain_fid 90 at step 8: 36.0x the real-vs-real floor 2.5 (n = 64)' in text
   assert 'Missing or incomplete' not in text
   prepared = report_data.prepare_series(_rows(scored))
   panels = report_data.curve_panels(prepared, report_data.floors(
@@ -204,6 +227,78 @@ def test_after_training_unless_config_says_not(run, tmp_path):
   report.after_training(config, workdir)
   text = _check_page(os.path.join(workdir, 'report', 'index.html'))
   assert json.load(open(os.path.join(workdir, 'report', 'run_info.json')))['devices'] in text
+
+
+def _real_cells(workdir, side=10):
+  """real.png's cells [side, side, h, w, C], checked to be latest.png's layout."""
+  out = os.path.join(workdir, 'report')
+  real = report_plots.load_image(os.path.join(out, 'real.png'))
+  assert real.shape == report_plots.load_image(os.path.join(out, 'latest.png')).shape
+  return report_data.grid_cells(real, side)
+
+
+def test_real_grid_is_the_generated_grid_s_layout_of_training_images(run, labels_of):
+  report.write(run)
+  cells = _real_cells(run)
+  assert cells.shape == (10, 10, 28, 28, 1)   # grayscale kept as one channel
+  keys = [c.tobytes() for c in cells.reshape(100, 28, 28, 1)]
+  assert all(k in labels_of for k in keys) and len(set(keys)) > 90   # a draw, not repeats
+  found = {l for k in keys for l in labels_of[k]}
+  assert len(found) == 10   # an unconditional run's reals are any digits
+
+
+def test_conditional_real_grid_holds_class_r_in_row_r(cond_run, labels_of):
+  text = _check_page(report.write(cond_run))
+  cells = _real_cells(cond_run)
+  for r in range(10):
+    assert all(labels_of[c.tobytes()] == {r} for c in cells[r]), r
+  assert 'one row per class: 0, 1, 2, 3' in text
+  info = json.load(open(os.path.join(cond_run, 'report', 'real.json')))
+  assert info['labels'] == np.repeat(np.arange(10), 10).tolist()
+
+
+def test_real_grid_is_kept_and_a_moved_data_dir_is_one_line(run, tmp_path, monkeypatch):
+  config = run_config.load(run)
+  out = str(tmp_path / 'out')
+  os.makedirs(out)
+  first = reals.write(config, out, 0)
+  monkeypatch.setattr(reals, 'draw', lambda *a: pytest.fail('drawn again'))
+  assert reals.write(config, out, 0) == first   # same config: kept
+  monkeypatch.undo()
+  moved = _copy(run, tmp_path / 'moved', 'config.json', 'metrics.jsonl', 'samples')
+  with open(os.path.join(moved, 'config.json')) as f:
+    saved = json.load(f)
+  saved['data']['dir'] = str(tmp_path / 'gone')
+  with open(os.path.join(moved, 'config.json'), 'w') as f:
+    json.dump(saved, f)
+  text = _check_page(report.write(moved))
+  assert 'src="latest.png"' in text and 'src="real.png"' not in text
+  assert 'could not draw the real training images (report/real.png): data.dir=' in text
+  assert 'No real images beside the samples' in text
+
+
+def test_eval_panels_draw_the_unseen_floor_of_each_metric():
+  steps = np.array([4, 8])
+  prepared = {'series': {f'eval/{m}': (steps, np.array(v)) for m, v in (
+      ('domain_fid', [90.0, 50.0]), ('class_kl', [0.3, 0.1]), ('copying_median', [1.1, 1.0]),
+      ('domain_recall', [0.1, 0.2]))}, 'restarts': []}
+  floors = {'domain_fid': 22.0, 'class_kl': 0.003, 'copying_median': 1.016}
+  panels = {p['title']: p for p in report_data.curve_panels(prepared, floors,
+                                                             floor_kind='unseen')}
+  fid = panels['eval: domain_fid']['hlines']
+  assert [(h['y'], h['label'], h['style']) for h in fid] == [
+      (22.0, 'unseen-real floor 22', 'floor'), (44.0, '2x floor', 'multiple'),
+      (66.0, '3x floor', 'multiple')]
+  for metric in ('class_kl', 'copying_median'):
+    (line,) = panels[f'eval: {metric}']['hlines']
+    assert line['y'] == floors[metric] and line['label'].startswith('unseen-real floor')
+  assert panels['eval: domain_recall']['hlines'] == []   # no floor known: none drawn
+  assert panels['eval: domain_fid']['log'] and not panels['eval: class_kl']['log']
+  held = report_data.curve_panels(prepared, floors, floor_kind='held-out half')
+  assert held[2]['title'] == 'eval: domain_fid'
+  assert held[2]['hlines'][0]['label'] == 'held-out-half floor 22'
+  best = {'floor': floors, 'floor_kind': 'unseen'}
+  assert report_data.floor_kind(best, []) == 'unseen' and report_data.floor_kind({}, []) == ''
 
 
 @pytest.mark.parametrize('side,shape', [(10, (28, 28, 1)), (4, (28, 28, 1)), (3, (32, 32, 3))])

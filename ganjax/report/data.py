@@ -22,6 +22,8 @@ GROUP_UNITS = {'penalties': 'weighted penalty (loss units)',
 NAMES = {'d_real': 'D(x)', 'd_fake': 'D(G(z))', 'd_real_prob': 'sigmoid D(x)',
          'd_fake_prob': 'sigmoid D(G(z))', 'd_acc': 'D accuracy'}
 EMPTY = "''"   # how an empty override value shows in a label
+FLOOR_LABELS = {'unseen': 'unseen-real floor', 'held-out half': 'held-out-half floor',
+                '': 'real-vs-real floor'}
 _STEP_PNG = re.compile(r'step_(\d+)\.png$')
 
 
@@ -129,20 +131,42 @@ def _d_panel(series):
                  for n in D_PROBS if n in series], 'probability')
 
 
-def _eval_panel(series, name, floors):
+def _is_fid(metric):
+  return metric == 'fid' or metric.endswith('_fid')
+
+
+def floor_lines(metric, floors, kind=''):
+  """The horizontal lines of an eval panel: the metric's floor (labelled by the real
+  images it is of, and its value) and, for a FID, 2x and 3x it (the leaderboard's
+  thresholds); [] when the metric has no floor."""
+  if metric not in floors:
+    return []
+  value = floors[metric]
+  out = [{'y': value, 'label': f'{FLOOR_LABELS.get(kind, FLOOR_LABELS[""])} {value:.3g}',
+          'style': 'floor'}]
+  if _is_fid(metric):
+    out += [{'y': k * value, 'label': f'{k}x floor', 'style': 'multiple'} for k in (2, 3)]
+  return out
+
+
+def _eval_panel(series, name, floors, kind=''):
   metric = name[len('eval/'):]
   line = _line(name, *series[name], 'eval', metric)
   if f'{name}_std' in series:   # KID's std over subsets: a band around it
     line['std'] = dict(zip(*series[f'{name}_std']))
-  hl = [{'y': floors[metric], 'label': 'real-vs-real floor'}] if metric in floors else []
-  return _panel(f'eval: {metric}', metric, [line], hlines=hl)
+  panel = _panel(f'eval: {metric}', metric, [line], hlines=floor_lines(metric, floors, kind))
+  # A FID falls by decades: on a log axis its distance to 2x the floor stays readable.
+  values = np.append(line['y'], [h['y'] for h in panel['hlines']])
+  panel['log'] = _is_fid(metric) and bool(panel['hlines']) and bool((values > 0).all())
+  return panel
 
 
-def curve_panels(prepared, floors=None, smoothing=0.8, loss_name=''):
+def curve_panels(prepared, floors=None, smoothing=0.8, loss_name='', floor_kind=''):
   """The curves figure as data: [{'title', 'ylabel', 'lines': [{'name', 'label', 'x',
-  'y', 'style'}], 'right': [...], 'right_ylabel', 'hlines': [{'y', 'label'}]}]; every
-  x is step. Losses raw and EMA-smoothed, D outputs, other training groups, one panel
-  per eval metric (floor dashed), steps/s."""
+  'y', 'style'}], 'right': [...], 'right_ylabel', 'hlines': [{'y', 'label', 'style'}],
+  'log': whether y is logarithmic (eval panels)}]; every x is step. Losses raw and
+  EMA-smoothed, D outputs, other training groups, one panel per eval metric (its
+  floor_lines: the floor of floor_kind's reals), steps/s."""
   series, panels = prepared['series'], []
   if any(n in series for n in LOSSES):
     panels.append(_loss_panel(series, smoothing, loss_name))
@@ -154,7 +178,7 @@ def curve_panels(prepared, floors=None, smoothing=0.8, loss_name=''):
   panels += [_panel(title, GROUP_UNITS.get(title, 'value'),
                     [_line(n, *series[n], 'main') for n in names])
              for title, names in groups if names]
-  panels += [_eval_panel(series, n, floors or {}) for n in sorted(series)
+  panels += [_eval_panel(series, n, floors or {}, floor_kind) for n in sorted(series)
              if n.startswith('eval/') and not n.endswith('_std')]
   if 'steps_per_sec' in series:
     panels.append(_panel('training speed (between logged steps, including samples, '
@@ -188,17 +212,29 @@ def sweep_panels(points, floors_by_metric=None):
   return panels
 
 
-def floors(best, evals):
-  """{metric: real-vs-real floor}: best.json's (the n the training evals use), else the
-  eval/*.json whose n is the most common."""
+def _floor_source(best, evals):
+  """The result the floors come from: best.json (the n the training evals use), else
+  the eval/*.json whose n is the most common; {} if none has a floor."""
   if best and best.get('floor'):
-    return dict(best['floor'])
+    return best
   with_floor = [e for e in evals if e.get('floor')]
   if not with_floor:
     return {}
   ns = [e.get('n') for e in with_floor]
   common = max(set(ns), key=ns.count)
-  return dict(next(e['floor'] for e in with_floor if e.get('n') == common))
+  return next(e for e in with_floor if e.get('n') == common)
+
+
+def floors(best, evals):
+  """{metric: real-vs-real floor}: best.json's, else the eval/*.json whose n is the most
+  common."""
+  return dict(_floor_source(best, evals).get('floor') or {})
+
+
+def floor_kind(best, evals):
+  """Which real images floors() scored: 'unseen' (a split the run never trained on),
+  'held-out half' (of the training split) or '' (not recorded: older results)."""
+  return _floor_source(best, evals).get('floor_kind', '')
 
 
 def clocks(prepared):

@@ -7,7 +7,7 @@ import math
 import os
 import urllib.parse
 
-from ganjax.report.data import parse_point_name
+from ganjax.report.data import FLOOR_LABELS, parse_point_name
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1250px;
@@ -26,6 +26,7 @@ figure { margin: 0.5em 0 1.2em; } figcaption { color: #444; font-size: 0.88em; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.8em; }
 nav a { margin-right: 1em; } .row { display: flex; gap: 2em; flex-wrap: wrap; }
 .glance { display: flex; gap: 1.5em; align-items: flex-start; } .glance img { flex: none; }
+.glance figure { flex: none; margin: 0; }
 """
 e = html.escape
 
@@ -102,7 +103,14 @@ def _curves_section(p):
              f'{", ".join(map(str, restarts))}).' if restarts else 'No resume seen.')
   return figure(p['curves'], f'Logged metrics against step. Losses are shown raw and as a '
                 f'debiased EMA of weight {opt.smoothing:g} over logged points. Eval panels '
-                f'show the real-vs-real floor dashed where known. {resumed}')
+                f'show {_floor_words(p)} dashed where known (FID panels: 2x and 3x it '
+                f'dotted, the leaderboard\'s thresholds). {resumed}')
+
+
+def _floor_words(p):
+  return {'unseen': 'the unseen-real floor (real images the run never trained on)',
+          'held-out half': 'the held-out-half floor (a half of the training split)'}.get(
+              p.get('floor_kind'), 'the real-vs-real floor')
 
 
 def _samples_section(p):
@@ -114,21 +122,62 @@ def _samples_section(p):
                       plot=False))
   row = []
   if 'latest' in images:
-    row.append(figure(images['latest'][0], f'Latest grid: step {images["latest"][1]}.',
-                      plot=False))
+    row.append(figure(images['latest'][0], f'Generated: the latest grid, step '
+                      f'{images["latest"][1]}.', plot=False))
+  else:
+    out.append('<p>No samples yet.</p>')
+  row.append(_real_figure(p))   # beside the generated grid, in its layout
   if 'gif' in images:
     row.append(figure(images['gif'][0], f'{images["gif"][1]} of the {images["samples"]} '
                       f'grids as a GIF, {p["options"].gif_ms} ms a frame.', plot=False))
-  out.append(f'<div class=row>{"".join(row)}</div>' if row else '<p>No samples yet.</p>')
+  out.append(f'<div class=row>{"".join(row)}</div>')
   return ''.join(out)
 
 
+def _real_caption(p):
+  """What real.png shows: which images, drawn how, laid out how."""
+  flat, real = p['config'], p['real']
+  data = f'{flat.get("data.name")} ({flat.get("data.split")} split)'
+  if real.get('labels') is None:
+    layout = 'in the same layout as the generated grid'
+  else:
+    names = p.get('classes') or []
+    rows = real['labels'][::real['key']['side']]
+    layout = 'in the generated grid\'s layout, one row per class: ' + ', '.join(
+        names[c] if c < len(names) else str(c) for c in rows)
+  return (f'Real: training images of {data}, a seeded draw (seed {real["key"]["seed"]}), '
+          f'{layout}.')
+
+
+def _real_figure(p):
+  """real.png beside the latest grid, or one line on why it is not there."""
+  if p.get('real'):
+    return figure('real.png', _real_caption(p), plot=False)
+  if not p['config']:
+    return ''
+  return ('<p>No real images beside the samples: they could not be drawn (the notes at '
+          'the top say why).</p>')
+
+
+def _best_text(best):
+  """'domain_fid 44 at step 900: 2.0x the unseen-real floor 22 (n = 5000)'."""
+  text = f'{best["metric"]} {fmt(best.get("value"))} at step {best.get("step")}'
+  floor, value = (best.get('floor') or {}).get(best['metric']), best.get('value')
+  if floor is None:
+    return text
+  label = FLOOR_LABELS.get(best.get('floor_kind', ''), FLOOR_LABELS[''])
+  times = f'{value / floor:.1f}x the ' if floor > 0 and isinstance(value, (int, float)) else ''
+  return text + f': {times}{label} {fmt(floor)} (n = {best.get("n")})'
+
+
 def metric_table(result):
-  """An eval result's {'metrics', 'floor'} as a metric / value / floor table."""
+  """An eval result's {'metrics', 'floor'} as a metric / value / floor table (the floor
+  named by the real images it is of)."""
   floor = result.get('floor') or {}
-  return table(('metric', 'value', 'real-vs-real floor'),
+  head = FLOOR_LABELS.get(result.get('floor_kind', ''), FLOOR_LABELS[''])
+  return table(('metric', 'value', head),
                [(k, v, floor.get(k, '')) for k, v in result['metrics'].items()],
-               numeric=('value', 'real-vs-real floor'))
+               numeric=('value', head))
 
 
 def _eval_section(p):
@@ -219,10 +268,7 @@ def _overview(p):
                  + f' (step {next(v[0] for _, v in logged if v)})'))
   best = p.get('best')
   if isinstance(best, dict) and 'metric' in best:
-    floor = (best.get('floor') or {}).get(best['metric'])
-    rows.append(('best eval', f'{best["metric"]} {fmt(best.get("value"))} at step '
-                 f'{best.get("step")}' + (f' (real-vs-real floor {fmt(floor)}, n = '
-                                          f'{best.get("n")})' if floor is not None else '')))
+    rows.append(('best eval', _best_text(best)))
   restarts = prepared['restarts']
   rows.append(('resumes', f'{len(restarts)} (first steps logged after: '
                           f'{", ".join(map(str, restarts))})' if restarts else 'none seen'))
@@ -231,10 +277,19 @@ def _overview(p):
                                   f'{_duration(p["clocks"][1])} evaluation)'))
   elif p.get('time') is not None:
     rows.append(('training time', f'≈ {_duration(p["time"])} (estimate from steps/s)'))
-  images = p.get('images') or {}
-  thumb = (f'<img src="{href(images["latest"][0])}" alt="latest grid" width=200 '
-           f'title="step {images["latest"][1]}">' if 'latest' in images else '')
-  return f'<div class=glance>{thumb}{table(("", ""), rows, show_header=False)}</div>'
+  return f'<div class=glance>{_thumbs(p)}{table(("", ""), rows, show_header=False)}</div>'
+
+
+def _thumbs(p):
+  """The latest grid and the real one, small, captioned."""
+  images, out = p.get('images') or {}, []
+  if 'latest' in images:
+    out.append(f'<figure><img src="{href(images["latest"][0])}" alt="latest grid" width=200>'
+               f'<figcaption>generated, step {images["latest"][1]}</figcaption></figure>')
+  if 'latest' in images and p.get('real'):
+    out.append('<figure><img src="real.png" alt="real training images" width=200>'
+               '<figcaption>real (training data)</figcaption></figure>')
+  return ''.join(out)
 
 
 def run_page(p):

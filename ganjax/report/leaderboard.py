@@ -126,11 +126,16 @@ def _read_json(path):
 
 def read_run(workdir):
   """{'rows': metrics.jsonl rows (cut lines skipped), 'floor': best.json's floor or {},
-  'time_budget': config.json's time_budget in seconds (0: none)}."""
+  'floor_kind': which reals it is of ('unseen', 'held-out half'; '' unrecorded),
+  'time_budget': config.json's time_budget in seconds (0: none), 'dataset': its
+  data.name ('' unknown)}."""
   rows = report_data.read_metrics(os.path.join(workdir, 'metrics.jsonl'))['rows']
-  floor = _read_json(os.path.join(workdir, 'best.json')).get('floor') or {}
-  budget = _read_json(os.path.join(workdir, 'config.json')).get('time_budget') or 0.0
-  return {'rows': rows, 'floor': floor, 'time_budget': 60.0 * float(budget)}
+  best = _read_json(os.path.join(workdir, 'best.json'))
+  config = _read_json(os.path.join(workdir, 'config.json'))
+  return {'rows': rows, 'floor': best.get('floor') or {},
+          'floor_kind': best.get('floor_kind', ''),
+          'time_budget': 60.0 * float(config.get('time_budget') or 0.0),
+          'dataset': (config.get('data') or {}).get('name', '')}
 
 
 def _budget_stop(history, time_budget_seconds):
@@ -172,7 +177,34 @@ def recipe_row(recipe, runs, budget_seconds, factors=(3.0, 2.0)):
   for name in ('train_seconds', 'eval_seconds'):
     row[name] = aggregate([_total(r['rows'], name) for r in runs])
   row['copying'] = copying_at_best(histories, runs, budget_seconds, stops)
+  row.update(floor_columns(histories, runs, budget_seconds, stops))
   return row
+
+
+def _one(values):
+  """The distinct non-empty values joined by '/' (seeds of a recipe share one)."""
+  return '/'.join(sorted({v for v in values if v}))
+
+
+def floor_columns(histories, runs, budget_seconds, stops, fid='domain_fid'):
+  """{'dataset', 'floor': aggregate of the seeds' `fid` floors, 'floor_kind', 'ratio':
+  aggregate over seeds of best `fid` within the budget / that seed's floor}."""
+  floors = [r['floor'].get(fid) for r in runs]
+  ratios = []
+  for h, stop, floor in zip(histories, stops, floors):
+    best = best_within(h, fid, budget_seconds, stop)
+    ratios.append(best['value'] / floor if best and floor else None)
+  return {'dataset': _one(r.get('dataset') for r in runs), 'floor': aggregate(floors),
+          'floor_kind': _one(r.get('floor_kind') for r in runs), 'ratio': aggregate(ratios)}
+
+
+def by_dataset(rows):
+  """Rows grouped by dataset, datasets in order of first appearance, recipes in order
+  within each (rows without one, older leaderboards, stay as they are)."""
+  first = {}
+  for r in rows:
+    first.setdefault(r.get('dataset', ''), len(first))
+  return sorted(rows, key=lambda r: first[r.get('dataset', '')])
 
 
 def copying_at_best(histories, runs, budget_seconds, stops, fid='domain_fid'):
@@ -216,38 +248,75 @@ def _reached(agg, fmt='{:.0f}'):
   return f'{shown} ({agg["reached"]}/{agg["n"]})'
 
 
-def markdown(rows, budget_seconds):
-  """A markdown table of recipe_row()s: time (s) and steps to each threshold set (mean ±
-  sample std over the seeds that reached it, k/n reached), best metrics within the
-  budget, total train and eval seconds."""
+def _floor_cell(row):
+  """'mean ± std (kind)' of the seeds' FID floors, or '-'."""
+  if row['floor']['mean'] is None:
+    return '-'
+  kind = row.get('floor_kind')
+  return _pm(row['floor'], '{:.4g}') + (f' ({kind})' if kind else '')
+
+
+def _threshold_cells(row, s):
+  hit = row['thresholds'].get(s)
+  return [_reached(hit['seconds']), _reached(hit['steps'])] if hit else ['-', '-']
+
+
+def _columns(rows, budget_seconds):
+  """[(header, cells of a row)] of the table; a column no row has a field for is left
+  out, so an older leaderboard.json renders as it did."""
+  has = lambda key: any(key in r for r in rows)
   sets = list(dict.fromkeys(s for r in rows for s in r['thresholds']))
-  metrics = [m for m in BEST_METRICS if any(m in r['best'] for r in rows)]
-  copying = any(r.get('copying') for r in rows)
-  head = (['recipe', 'seeds'] + [f'{c} {s}' for s in sets for c in ('s to', 'steps to')]
-          + [f'best {m} in {budget_seconds:.0f} s' for m in metrics]
-          + (['copying at best FID'] if copying else []) + ['train s', 'eval s'])
-  lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-  for r in rows:
-    cells = [r['recipe'], str(r['n'])]
-    for s in sets:
-      hit = r['thresholds'].get(s)
-      cells += [_reached(hit['seconds']), _reached(hit['steps'])] if hit else ['-', '-']
-    cells += [_pm(r['best'][m], '{:.4g}') if m in r['best'] else '-' for m in metrics]
-    cells += [_copying_cell(r.get('copying'))] if copying else []
-    cells += [_pm(r['train_seconds'], '{:.0f}'), _pm(r['eval_seconds'], '{:.0f}')]
-    lines.append('| ' + ' | '.join(cells) + ' |')
-  notes = []
+  named = any(r.get('dataset') for r in rows)
+  cols = [('dataset', lambda r: r.get('dataset') or '-')] if named else []
+  cols += [('recipe', lambda r: r['recipe']), ('seeds', lambda r: str(r['n']))]
+  cols += [('domain_fid floor', _floor_cell)] if has('floor') else []
   for s in sets:
+    cols += [(f's to {s}', lambda r, s=s: _threshold_cells(r, s)[0]),
+             (f'steps to {s}', lambda r, s=s: _threshold_cells(r, s)[1])]
+  for m in (m for m in BEST_METRICS if any(m in r['best'] for r in rows)):
+    cols.append((f'best {m} in {budget_seconds:.0f} s',
+                 lambda r, m=m: _pm(r['best'][m], '{:.4g}') if m in r['best'] else '-'))
+    if m == 'domain_fid' and has('ratio'):
+      cols.append(('best domain_fid / floor', lambda r: _pm(r['ratio'], '{:.2f}')))
+  if any(r.get('copying') for r in rows):
+    cols.append(('copying at best FID', lambda r: _copying_cell(r.get('copying'))))
+  return cols + [('train s', lambda r: _pm(r['train_seconds'], '{:.0f}')),
+                 ('eval s', lambda r: _pm(r['eval_seconds'], '{:.0f}'))]
+
+
+def _notes(rows):
+  """The table's footnotes: each threshold set's conditions and who uses it, the copying
+  test, the floor."""
+  notes = []
+  for s in dict.fromkeys(s for r in rows for s in r['thresholds']):
     users = {}   # conditional recipes add a condition: list who uses which set
     for r in (r for r in rows if s in r['thresholds']):
       users.setdefault(r['thresholds'][s]['conditions'], []).append(r['recipe'])
     notes += [f'- {s}: {c} ({", ".join(names)})' for c, names in users.items()]
-  notes += [f'- copying: median over samples of d(nearest training image) / d(nearest '
-               f'unseen real image), the floor is the unseen reals\' own; **COPIES**: a '
-               f'seed\'s median < {COPYING_FLAG:g}'] if copying else []
+  if any('floor' in r for r in rows):
+    notes.append('- floor: domain_fid of real images against the same training images '
+                 '(unseen: a split the run never trained on; held-out half: half of its '
+                 'training split), mean ± std over seeds; best / floor: per seed, then '
+                 'mean ± std')
+  if any(r.get('copying') for r in rows):
+    notes.append(f'- copying: median over samples of d(nearest training image) / d(nearest '
+                 f'unseen real image), the floor is the unseen reals\' own; **COPIES**: a '
+                 f'seed\'s median < {COPYING_FLAG:g}')
+  return notes
+
+
+def markdown(rows, budget_seconds):
+  """A markdown table of recipe_row()s grouped by dataset: its floor, time (s) and steps
+  to each threshold set (mean ± sample std over the seeds that reached it, k/n reached),
+  best metrics within the budget and the best FID over the floor, the copying test,
+  total train and eval seconds."""
+  rows = by_dataset(rows)
+  cols = _columns(rows, budget_seconds)
+  lines = ['| ' + ' | '.join(h for h, _ in cols) + ' |', '|' + '---|' * len(cols)]
+  lines += ['| ' + ' | '.join(cell(r) for _, cell in cols) + ' |' for r in rows]
   return ('Time is training wall time (evaluations excluded). Mean ± sample std (ddof=1) '
           'over seeds; times to a threshold over the seeds that reached it (k/n).\n\n'
-          + '\n'.join(lines) + '\n\n' + '\n'.join(notes) + '\n')
+          + '\n'.join(lines) + '\n\n' + '\n'.join(_notes(rows)) + '\n')
 
 
 def mean_curve(histories, metric):

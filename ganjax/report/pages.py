@@ -1,5 +1,5 @@
-"""A workdir as pictures: WORKDIR/report/ with curves.png, progress.png, training.gif and
-index.html for a run; for a sweep (results.csv or sweep.json), curves with seed bands,
+"""A workdir as pictures: WORKDIR/report/ with curves.png, progress.png, training.gif,
+latest.png beside real.png (training images in its layout) and index.html for a run; for a sweep (results.csv or sweep.json), curves with seed bands,
 final-metric bars, the points' grids and links to each run's report.
 
 Reads what is there, so it works on a run still training. Anything missing (no metrics
@@ -20,6 +20,7 @@ from absl import logging
 
 from ganjax.report import data
 from ganjax.report import html
+from ganjax.report import reals
 from ganjax import run_config, sweep
 from ganjax.errors import GanjaxError
 
@@ -253,9 +254,11 @@ def write_run(workdir, options=Options(), devices=None):
   notes += _metric_notes(metrics, flat)
   prepared = page['prepared'] = data.prepare_series(metrics['rows'])
   best, evals = _json(os.path.join(workdir, 'best.json')), _evals(workdir)
-  page.update(best=best, evals=evals, floors=data.floors(best, [e for _, e in evals]))
+  results = [e for _, e in evals]
+  page.update(best=best, evals=evals, floors=data.floors(best, results),
+              floor_kind=data.floor_kind(best, results))
   panels = data.curve_panels(prepared, page['floors'], options.smoothing,
-                             loss_name=flat.get('loss.name', ''))
+                             loss_name=flat.get('loss.name', ''), floor_kind=page['floor_kind'])
   plots = _plots(notes)
   if panels and plots:
     page['curves'] = _attempt(notes, 'draw the curves', plots.draw_panels, panels,
@@ -263,6 +266,10 @@ def write_run(workdir, options=Options(), devices=None):
   if plots:
     page['images'] = _attempt(notes, 'draw the sample images', _images, plots, workdir, out,
                               config, options, notes)
+  if config is not None:
+    page['classes'] = run_config.load_classes(workdir)
+    page['real'] = _attempt(notes, 'draw the real training images (report/real.png)',
+                            reals.write, config, out, _num_classes(workdir, config))
   page.update(run_info=_run_info(out, devices), time=data.training_time(prepared),
               clocks=data.clocks(prepared),
               sessions=data.tensorboard_sessions(workdir), notes=notes, written=now())

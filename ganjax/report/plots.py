@@ -23,6 +23,9 @@ PALETTE = ('#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#0
            '#F0E442')
 DASHES = ('-', '--', '-.', ':')   # past 8 colours, lines also differ by dash
 PANEL_W, PANEL_H, DPI = 6.0, 3.2, 100
+# A floor dashed and dark; its multiples (the leaderboard's 2x, 3x) dotted and lighter.
+HLINES = {'floor': dict(color='0.35', ls='--', lw=1.2),
+          'multiple': dict(color='0.6', ls=':', lw=1.1)}
 
 
 def colour(i):
@@ -126,7 +129,8 @@ def _draw_panel(ax, panel, restarts, span):
     twin.set_ylabel(panel['right_ylabel'])
     twin.set_ylim(-0.02, 1.02)
   for h in panel['hlines']:
-    handles.append(ax.axhline(h['y'], color='0.35', ls='--', lw=1.2, label=h['label']))
+    look = HLINES[h.get('style', 'floor')]
+    handles.append(ax.axhline(h['y'], **look, label=h['label']))
   for i, step in enumerate(restarts):
     line = ax.axvline(step, color='0.5', ls=':', lw=1.3)
     if i == 0:
@@ -136,10 +140,13 @@ def _draw_panel(ax, panel, restarts, span):
   ax.set_xlabel('step')
   if span:
     ax.set_xlim(*span)
-  threshold = _symlog_threshold(panel['lines'])
-  if threshold:
+  threshold = None if panel.get('log') else _symlog_threshold(panel['lines'])
+  if panel.get('log'):
+    ax.set_yscale('log')
+  elif threshold:
     _symlog(ax, threshold)
-  ax.set_ylabel(panel['ylabel'] + (' (symlog)' if threshold else ''))
+  ax.set_ylabel(panel['ylabel'] + (' (log)' if panel.get('log') else
+                                   ' (symlog)' if threshold else ''))
   ax.grid(alpha=0.3)
   return handles
 
