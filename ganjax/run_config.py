@@ -212,6 +212,9 @@ def validate_supervised(config):
       raise GanjaxError(f'--config.{name} must be a positive integer, got {flat.get(name)!r}')
   if not 0.0 <= flat.get('holdout', -1) < 1.0:
     raise GanjaxError(f'--config.holdout must be in [0, 1), got {flat.get("holdout")!r}')
+  shift = flat.get('augment_shift', 0)
+  if not isinstance(shift, int) or shift < 0:
+    raise GanjaxError(f'--config.augment_shift must be a whole number of pixels >= 0, got {shift!r}')
 
 
 def load(workdir):

@@ -76,11 +76,27 @@ def make_optimizer(config):
   return optax.adam(config.optimizer.learning_rate)
 
 
+def random_shift(key, images, shift):
+  """[B,H,W,C] -> [B,H,W,C]: each image moved by its own integer offset in [-shift, shift]²,
+  the border filled with zeros (the datasets' background)."""
+  if not shift:
+    return images
+  b, h, w, c = images.shape
+  padded = jnp.pad(images, ((0, 0), (shift, shift), (shift, shift), (0, 0)))
+  corners = jax.random.randint(key, (b, 2), 0, 2 * shift + 1)
+  crop = lambda image, yx: jax.lax.dynamic_slice(image, (yx[0], yx[1], 0), (h, w, c))
+  return jax.vmap(crop)(padded, corners)
+
+
 def make_loss(config, model):
   """loss(params, images uint8, labels, key) -> (scalar, metrics) for the task."""
   if config.task == 'classifier':
+    shift = config.get('augment_shift', 0)
+
     def loss(params, images, labels, key):
-      logits, _ = model.apply({'params': params}, _to_unit(images) * 2 - 1, train=True,
+      # The shift draws from its own fold so that dropout's stream is the unshifted run's.
+      x = random_shift(jax.random.fold_in(key, 0x5F1F7), _to_unit(images), shift)
+      logits, _ = model.apply({'params': params}, x * 2 - 1, train=True,
                               rngs={'dropout': key})
       ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
       return ce, {'loss': ce, 'accuracy': jnp.mean(jnp.argmax(logits, -1) == labels)}
