@@ -59,7 +59,10 @@ def load_config(name, args, models=None):
 def run_ganjax(args, config=None, flops=step_flops):
   """exp.par.compile_chunk(train_step) fed as the training loop feeds it (resident data;
   random labels beside the images for a conditional model). config: the benchmark's config
-  (default: load_config of --models[0]); flops(exp): FLOPs per step."""
+  (default: load_config of --models[0]); flops(exp): FLOPs per step. args.chunks_per_sync
+  (default 1): at most this many chunks dispatched between waits while timing (as many as
+  fill about a second, from one more timed warm-up chunk); args.host_fed (default
+  False): each chunk's batches gathered on the host and sent, as a streaming source's."""
   import jax
   from ganjax import input_pipeline
   from ganjax.experiment import Experiment
@@ -70,27 +73,34 @@ def run_ganjax(args, config=None, flops=step_flops):
   arrays = {'images': rng.integers(0, 256, (n, *exp.image_shape), dtype=np.uint8)}
   if exp.num_classes:
     arrays['labels'] = rng.integers(0, exp.num_classes, n).astype(np.int32)
-  fns, done = exp.step_fns(), 0
-  chunk = exp.par.compile_chunk(fns.train_step, resident=True,
+  fns, done, resident = exp.step_fns(), 0, not getattr(args, 'host_fed', False)
+  chunk = exp.par.compile_chunk(fns.train_step, resident=resident,
                                 unroll=config.get("unroll_steps", False))
   state = exp.par.to_mode(exp.init_state())
   abstract = exp.abstract_state()
-  data = exp.par.put_data(arrays)
+  data = exp.par.put_data(arrays) if resident else None
   sampler = input_pipeline.IndexSampler(config.seed, n, b, k)
+  feed = lambda idx: idx if resident else {name: a[idx] for name, a in arrays.items()}
 
   def run(chunks):
     nonlocal state, done
     for _ in range(chunks):
-      state, metrics = chunk(state, data, exp.par.shard_steps(sampler.indices(done, s)))
+      steps = exp.par.shard_steps(feed(sampler.indices(done, s)))
+      state, metrics = chunk(state, data, steps)
       done += s
     jax.block_until_ready((state, metrics))
 
   t = time.perf_counter()
   run(max(1, -(-args.warmup // s)))   # the first call compiles
-  first, timed = time.perf_counter() - t, timed_steps(args, lambda: run(1), s)
+  first, per = time.perf_counter() - t, max(1, getattr(args, 'chunks_per_sync', 1))
+  if per > 1:   # a big model's chunk takes seconds: then one chunk a wait is enough
+    t = time.perf_counter()
+    run(1)
+    per = min(per, max(1, round(1.0 / (time.perf_counter() - t))))
+  timed = timed_steps(args, lambda: run(per), s * per)
   count = lambda params: sum(math.prod(x.shape) for x in jax.tree.leaves(params))
   return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
-          'steps_per_dispatch': s,
+          'steps_per_dispatch': s, 'chunks_per_sync': per,
           'first_call_s': first, 'flops_per_step': flops(exp), 'batch': batch,
           'real_batch': b, 'conv_impl': config.get('conv_impl', 'flax'),
           'g_params': count(abstract.g_params), 'd_params': count(abstract.d_params)}
@@ -224,7 +234,7 @@ def torch_objective(config):
   def penalty(D, real, fake):
     total = 0.0
     if reg.gp:   # WGAN-GP on interpolates: a gradient of a gradient
-      eps = torch.rand(real.shape[0], 1, 1, 1)
+      eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
       x = (eps * real + (1 - eps) * fake).requires_grad_(True)
       grad, = torch.autograd.grad(D(x).sum(), x, create_graph=True)
       total = total + reg.gp * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
@@ -236,30 +246,34 @@ def torch_objective(config):
   return d_loss, g_loss, penalty
 
 
-def run_torch(args):
+def run_torch(args, config=None):
   """The same models in a plain PyTorch loop: k D updates on [real; fake.detach()] (or
   seed 003's real-half then fake-half updates), then a G update; or, for
   updates='simultaneous', seed 004's step (both gradients from one forward pass). The
   config's loss, gradient penalty / R1 and spectral norm (torch's parametrization). A
-  conditional model's reals come with their resident labels, its fakes with random ones."""
+  conditional model's reals come with their resident labels, its fakes with random ones.
+  config: default load_config of --models[0]; device, precision and torch.compile as
+  torch_mode reads them from args (default: CPU, float32, eager)."""
   import torch
+  from benchmarks import torch_mode
   from ganjax import input_pipeline
   torch.set_num_threads(num_cores())
   torch.manual_seed(0)
-  config = load_config(args.models[0], args)
+  config = config or load_config(args.models[0], args)
   info = input_pipeline.describe(config.data)
   (h, w, c), classes = info.image_shape, info.num_classes * bool(config.model.get('conditional'))
-  G, D = torch_models(config, (h, w, c), classes)
+  dev = torch_mode.device(args)
+  G, D = torch_mode.prepare(torch_models(config, (h, w, c), classes), args, dev)
   adam = lambda net, o: torch.optim.Adam(net.parameters(), lr=o.learning_rate, betas=(o.b1, o.b2))
   opt_g, opt_d = adam(G, config.optimizer.g), adam(D, config.optimizer.d)
   batch, latent, separate = config.batch_size, config.model.latent_dim, config.d_batch == 'separate'
   rb, n, bce = batch // 2 if separate else batch, DATA_BATCHES * batch, torch.nn.BCEWithLogitsLoss()
-  images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8)
-  labels = torch.randint(0, max(classes, 1), (n,))
+  images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8, device=dev)
+  labels = torch.randint(0, max(classes, 1), (n,), device=dev)
   gen = lambda z, cls: G(z) if cls is None else G(z, cls)
   disc = lambda x, cls: D(x) if cls is None else D(x, cls)
-  y_real, y_fake = torch.full((rb, 1), config.loss.real_label), torch.zeros(rb, 1)
-  y_g = torch.ones(batch, 1)
+  y_real = torch.full((rb, 1), config.loss.real_label, device=dev)
+  y_fake, y_g = torch.zeros(rb, 1, device=dev), torch.ones(batch, 1, device=dev)
   d_loss, g_loss, penalty = torch_objective(config)
 
   def update(opt, loss):
@@ -269,13 +283,13 @@ def run_torch(args):
 
   def reals(b):
     """b real images in [-1, 1] and their labels (None unless conditional)."""
-    idx = torch.randint(0, n, (b,))
+    idx = torch.randint(0, n, (b,), device=dev)
     return images[idx].float() / 127.5 - 1.0, labels[idx] if classes else None
 
   def fakes(b):
     """b fakes of G (with a graph to G's params) and the random labels they were made for."""
-    cls = torch.randint(0, classes, (b,)) if classes else None
-    return gen(torch.randn(b, latent), cls), cls
+    cls = torch.randint(0, classes, (b,), device=dev) if classes else None
+    return gen(torch.randn(b, latent, device=dev), cls), cls
 
   def simultaneous_step():
     (real, cls_r), (fake, cls_f) = reals(rb), fakes(rb)
@@ -304,12 +318,11 @@ def run_torch(args):
         update(opt_d, d_loss(out[:rb], out[rb:]) + penalty(critic, real, fake.detach()))
     update(opt_g, g_loss(disc(*fakes(batch))))
 
-  for _ in range(max(1, args.warmup)):
-    step()
-  timed = timed_steps(args, step)
+  first, timed = torch_mode.timed(args, step, dev)
   count = lambda net: sum(p.numel() for p in net.parameters() if p.requires_grad)
   return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
-          'threads': torch.get_num_threads(), 'g_params': count(G), 'd_params': count(D)}
+          'warmup_s': first, 'threads': torch.get_num_threads(), 'g_params': count(G),
+          'd_params': count(D), 'device': str(dev)}
 
 
 def run_tf(args):

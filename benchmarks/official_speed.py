@@ -329,9 +329,29 @@ def official_r3gan(args, device):
   return step, G, D, ('bias_act',)
 
 
+def reference_ops():
+  """Makes the official custom ops (bias_act, upfirdn2d) take their reference PyTorch code
+  on a GPU too, instead of building their CUDA plugins with nvcc (minutes) on first use."""
+  for name in ('bias_act', 'upfirdn2d'):
+    module = importlib.import_module(f'torch_utils.ops.{name}')
+    module._init = lambda: False   # pylint: disable=protected-access
+
+
+def compile_nets(model, G, D, backend='inductor'):
+  """nn.Module.compile() in place on G's modules the official loss calls (StyleGAN2Loss
+  holds G.mapping and G.synthesis; R3GANLoss G). D stays eager: R1 (and R3GAN's R2)
+  differentiate D's input gradient, and torch.compile's AOTAutograd refuses that ("does
+  not currently support double backward", torch 2.13)."""
+  del D
+  for net in (G.mapping, G.synthesis) if model == 'stylegan2' else (G,):
+    net.compile(backend=backend)
+
+
 def run_official(args):
   """The official step of --model: --warmup steps, then --repeats windows of --steps
-  (one sync at the end of each)."""
+  (one sync at the end of each). args.torch_compile (default False): G under
+  torch.compile (compile_nets; args.torch_compile_backend, default inductor);
+  args.official_ops='ref' (default 'auto'): no CUDA plugin builds."""
   import torch   # pylint: disable=g-import-not-at-top
   torch.set_num_threads(args.torch_threads or num_cores())
   torch.manual_seed(0)
@@ -343,8 +363,12 @@ def run_official(args):
                 args.model)
   from torch_utils.ops import conv2d_gradfix   # pylint: disable=g-import-not-at-top,import-error
   conv2d_gradfix.enabled = True   # as both training loops (torch >= 1.10: plain convs)
+  if getattr(args, 'official_ops', 'auto') == 'ref':
+    reference_ops()
   build = official_stylegan2 if args.model == 'stylegan2' else official_r3gan
   step, G, D, ops = build(args, device)
+  if getattr(args, 'torch_compile', False):
+    compile_nets(args.model, G, D, getattr(args, 'torch_compile_backend', 'inductor'))
   sync = torch.cuda.synchronize if cuda else lambda: None
 
   def run(steps):

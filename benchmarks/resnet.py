@@ -27,11 +27,10 @@ import json
 import math
 import shlex
 import sys
-import time
 
 from benchmarks import dcgan
-from benchmarks.harness import (child, num_cores, run_ceiling, spawn, step_flops,  # noqa: F401
-                                timed_steps)
+from benchmarks.harness import (child, num_cores, run_ceiling, spawn,  # noqa: F401
+                                step_flops)
 
 # --models name -> (config module, data.image_size to set; 0: the config's own).
 MODELS = {'cifar10_sngan': ('cifar10_sngan', 0), 'cifar10_sngan_cond': ('cifar10_sngan_cond', 0),
@@ -193,20 +192,24 @@ def lr_factor(opt, updates_per_step):
   return factor
 
 
-def run_torch(args):
+def run_torch(args, config=None):
   """The config's step in a plain PyTorch loop on torch_resnets' nets (see the module
-  docstring); the nets come from --spec (the parent's model_spec), else are rebuilt."""
+  docstring); the nets come from --spec (the parent's model_spec), else are rebuilt.
+  config: default load_config of --models[0]; device, precision and torch.compile as
+  torch_mode reads them from args (default: CPU, float32, eager)."""
   import torch
+  from benchmarks import torch_mode
   torch.set_num_threads(num_cores())
   torch.manual_seed(0)
-  config = load_config(args.models[0], args)
+  config = config or load_config(args.models[0], args)
   unsupported(config)
-  if args.spec:
+  if getattr(args, 'spec', ''):
     spec = json.loads(args.spec)
   else:
     from ganjax.experiment import Experiment
-    spec = model_spec(Experiment(config))
-  G, D = torch_models(spec)
+    spec = model_spec(Experiment(config, devices=_cpu_devices()))
+  dev = torch_mode.device(args)
+  G, D = torch_mode.prepare(torch_models(spec), args, dev)
   (h, w, c), classes, latent = spec['image_shape'], spec['num_classes'], spec['latent']
   batch, d_steps, n = config.batch_size, config.d_steps, DATA_BATCHES * config.batch_size
 
@@ -215,13 +218,13 @@ def run_torch(args):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(o, per_step))
   (opt_g, sched_g), (opt_d, sched_d) = adam(G, config.optimizer.g, 1), adam(
       D, config.optimizer.d, d_steps)
-  images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8)
-  labels = torch.randint(0, max(classes, 1), (n,))
+  images = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8, device=dev)
+  labels = torch.randint(0, max(classes, 1), (n,), device=dev)
   d_loss, g_loss, penalty = dcgan.torch_objective(config)
   decay = float(config.get('ema_decay', 0.0))
   ema = [p.detach().clone() for p in G.parameters()] if decay else None
   g_bns = [m for m in G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-  fake_labels = lambda b: torch.randint(0, classes, (b,)) if classes else None
+  fake_labels = lambda b: torch.randint(0, classes, (b,), device=dev) if classes else None
 
   def trainable(net, on):   # StudioGAN's misc.toggle_grad
     for p in net.parameters():
@@ -239,10 +242,10 @@ def run_torch(args):
     for bn in g_bns:   # StudioGAN's misc.untrack_bn_statistics: batch statistics only
       bn.track_running_stats = False
     for _ in range(d_steps):
-      idx = torch.randint(0, n, (batch,))
+      idx = torch.randint(0, n, (batch,), device=dev)
       real = images[idx].float() / 127.5 - 1.0
       y_real, y_fake = (labels[idx], fake_labels(batch)) if classes else (None, None)
-      fake = G(torch.randn(batch, latent), y_fake)   # no graph: G's params are frozen
+      fake = G(torch.randn(batch, latent, device=dev), y_fake)   # no graph: G's params are frozen
       y = torch.cat([y_real, y_fake]) if classes else None
       out = D(torch.cat([real, fake]), y)
       update(opt_d, sched_d, d_loss(out[:batch], out[batch:]) +
@@ -252,19 +255,23 @@ def run_torch(args):
     for bn in g_bns:
       bn.track_running_stats = True
     y_fake = fake_labels(batch)
-    update(opt_g, sched_g, g_loss(D(G(torch.randn(batch, latent), y_fake), y_fake)))
+    update(opt_g, sched_g, g_loss(D(G(torch.randn(batch, latent, device=dev), y_fake), y_fake)))
     if ema:
       with torch.no_grad():
         torch._foreach_lerp_(ema, list(G.parameters()), 1.0 - decay)
 
-  t = time.perf_counter()
-  for _ in range(max(1, args.warmup)):
-    step()
-  first, timed = time.perf_counter() - t, timed_steps(args, step)
+  first, timed = torch_mode.timed(args, step, dev)
   from benchmarks.torch_resnets import count_params
   return {'steps_per_sec': timed['steps'] / timed['secs'], 'steps': timed['steps'],
           'warmup_s': first, 'threads': torch.get_num_threads(),
-          'g_params': count_params(G), 'd_params': count_params(D)}
+          'g_params': count_params(G), 'd_params': count_params(D), 'device': str(dev)}
+
+
+def _cpu_devices():
+  """JAX's CPU device: the spec is shapes only, and a GPU process of torch's keeps
+  JAX off the accelerator (JAX would take most of its memory)."""
+  import jax
+  return jax.devices('cpu')[:1]
 
 
 def main():
