@@ -44,6 +44,7 @@ def test_zero_shift_is_the_identity_and_keys_decide_the_draw():
 def test_a_bad_shift_is_a_one_line_error(shift):
   from configs import mnist_classifier  # pylint: disable=g-import-not-at-top
   c = mnist_classifier.get_config()
+  del c['augment_shift']   # ConfigDict's own type lock would refuse a float first
   c.augment_shift = shift
   with pytest.raises(GanjaxError, match='augment_shift must be a whole number'):
     run_config.validate_supervised(c)
