@@ -107,10 +107,13 @@ def _curves_section(p):
                 f'dotted, the leaderboard\'s thresholds). {resumed}')
 
 
+FLOOR_MEANINGS = {'unseen': ' (real images the run never trained on)',
+                  'held-out half': ' (a half of the training split)'}
+
+
 def _floor_words(p):
-  return {'unseen': 'the unseen-real floor (real images the run never trained on)',
-          'held-out half': 'the held-out-half floor (a half of the training split)'}.get(
-              p.get('floor_kind'), 'the real-vs-real floor')
+  kind = p.get('floor_kind') or ''
+  return f'the {FLOOR_LABELS.get(kind, FLOOR_LABELS[""])}{FLOOR_MEANINGS.get(kind, "")}'
 
 
 def _samples_section(p):

@@ -1,6 +1,7 @@
 """A workdir as pictures: WORKDIR/report/ with curves.png, progress.png, training.gif,
-latest.png beside real.png (training images in its layout) and index.html for a run; for a sweep (results.csv or sweep.json), curves with seed bands,
-final-metric bars, the points' grids and links to each run's report.
+latest.png beside real.png (training images in its layout) and index.html for a run;
+for a sweep (results.csv or sweep.json), curves with seed bands, final-metric bars, the
+points' grids and links to each run's report.
 
 Reads what is there, so it works on a run still training. Anything missing (no metrics
 yet, a cut last line, no samples, no config) becomes a note on the page, not an error:
