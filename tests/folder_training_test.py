@@ -29,6 +29,7 @@ def folder_config(tmp_path):
   return c
 
 
+@pytest.mark.slow
 def test_streamed_folder_training_resumes_bit_identically(folder_config, tmp_path):
   full = train.train_and_evaluate(folder_config, str(tmp_path / 'full'))
   folder_config.num_steps = 2
@@ -41,6 +42,7 @@ def test_streamed_folder_training_resumes_bit_identically(folder_config, tmp_pat
   assert json.load(open(tmp_path / 'full' / 'classes.json')) == ['cat', 'dog']
 
 
+@pytest.mark.slow
 def test_generate_by_class_name(folder_config, tmp_path):
   workdir = str(tmp_path / 'run')
   train.train_and_evaluate(folder_config, workdir)
@@ -71,6 +73,7 @@ def _saved(workdir):
   return jax.device_get(state), step
 
 
+@pytest.mark.slow
 def test_vectorized_folder_seeds_equal_each_seed_alone(folder_config, tmp_path):
   """--vectorize on a streamed folder: each seed loads its own batches [V, S, k, B, ...]
   (its own order and labels), sharded on B, and ends where it ends trained alone. A small

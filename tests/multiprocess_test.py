@@ -80,6 +80,7 @@ def _state_at(workdir, step):
   return jax.device_get(state)
 
 
+@pytest.mark.slow
 def test_two_process_checkpoint_restores_on_other_device_counts(runs, tmp_path):
   """Saved by 2 processes x 2 devices; continued on 1 x 1 and on 1 x 8 devices."""
   subprocess.run(['cp', '-r', str(runs / 'single'), str(tmp_path / 'reference')], check=True)
@@ -100,6 +101,7 @@ def test_two_process_checkpoint_restores_on_other_device_counts(runs, tmp_path):
       np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_dead_peer_ends_the_run_and_both_restart(tmp_path):
   """Kill process 1 after the first checkpoint: process 0 must exit (not hang) within the
   peer timeout; restarting both resumes and ends where an unkilled run ends."""

@@ -3,6 +3,7 @@ builds at a tiny width train through the real step, report a positive speed and 
 state's parameter counts, and match the official widths."""
 
 import jax
+import pytest
 
 from benchmarks import official_speed
 from ganjax.experiment import Experiment
@@ -18,6 +19,7 @@ def _count(tree):
   return sum(x.size for x in jax.tree.leaves(tree))
 
 
+@pytest.mark.slow
 def test_ganjax_step_runs_and_counts_its_state():
   """R3GAN at width 8 (one group of 16): its compile is the shorter of the two."""
   model, scale, devices = 'r3gan', 1 / 96, jax.devices()[:1]

@@ -43,8 +43,9 @@ def test_eight_devices_equal_one_device_with_dropout(small_config):
   assert int(eight.step) == 3
 
 
-@pytest.mark.parametrize('d_batch, loss', [('combined', 'hinge'), ('separate', 'hinge'),
-                                           ('combined', 'relativistic')])
+@pytest.mark.parametrize('d_batch, loss', [
+    ('combined', 'hinge'), pytest.param('separate', 'hinge', marks=pytest.mark.slow),
+    pytest.param('combined', 'relativistic', marks=pytest.mark.slow)])
 def test_pmap_equals_one_device_without_dropout(small_config, d_batch, loss):
   """RaGAN's centres E D(x), E D(G(z)) are global-batch means under pmap too."""
   small_config.model.discriminator.dropout = 0.0

@@ -135,6 +135,7 @@ def test_training_eval_keeps_best_and_evaluate_cli(small_config, classifier_dir,
   assert raw['floor']['domain_fid'] < raw['metrics']['domain_fid']
 
 
+@pytest.mark.slow
 def test_clusters_run_scores_without_label_accuracy_and_generates_a_mix(
     small_config, classifier_dir, tmp_path):
   workdir = str(tmp_path / 'clusters')

@@ -53,6 +53,7 @@ def _train(config, devices, steps=2):
   return train_chunk(config, devices, steps, unroll=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['jit', 'pmap'])
 def test_eight_devices_equal_one_device(mode):
   c = tiny_r3gan(conditional=True)
@@ -64,6 +65,7 @@ def test_eight_devices_equal_one_device(mode):
     np.testing.assert_allclose(m1[name], m8[name], rtol=1e-4, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path):
   c = tiny_r3gan()
   full = train.train_and_evaluate(c, str(tmp_path / 'full'))

@@ -159,6 +159,7 @@ def test_random_noise_and_style_mixing_come_from_rng_streams(fixture):
   assert np.abs(mix(3) - nhwc(arrays['out/G_skip/const'])).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_sides_below_a_power_of_two_run_at_it_cropped_and_padded():
   """MNIST's 28: G synthesizes 32 and crops the centre; D pads with zeros to 32."""
   small = dict(w_dim=8, mapping_layers=1, channel_base=64, channel_max=8)
@@ -176,6 +177,7 @@ def test_sides_below_a_power_of_two_run_at_it_cropped_and_padded():
                                 d.apply(d_vars, padded, train=False))
 
 
+@pytest.mark.slow
 def test_conv_impls_agree_on_first_and_second_order_gradients(fixture):
   """R1's gradient w.r.t. D's params (a gradient of a gradient through the strided convs)
   and G's gradient through the transposed convs: 'subpixel' equals 'xla'."""

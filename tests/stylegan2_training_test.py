@@ -65,6 +65,7 @@ def with_path_length(c):
   return c
 
 
+@pytest.mark.slow
 def test_path_length_update_writes_only_g_and_moves_pl_mean(tmp_path):
   exp = Experiment(with_path_length(tiny_stylegan2(tmp_path)), devices=jax.devices()[:1])
   state = exp.init_state()
@@ -80,6 +81,7 @@ def test_path_length_update_writes_only_g_and_moves_pl_mean(tmp_path):
   assert float(terms['pl']) == 0 and _same(skipped.g_params, after.g_params)
 
 
+@pytest.mark.slow
 def test_path_length_is_the_noise_weighted_gradient_norm_over_ws(tmp_path):
   """|J_w^T y| = sqrt(mean over ws of |d sum(G(w) y) / dw|^2), y the update's image noise
   / sqrt(HW); that gradient agrees with finite differences along random directions."""
@@ -113,6 +115,7 @@ def _train(config, devices, steps=2):
   return train_chunk(config, devices, steps, unroll=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('mode', ['jit', 'pmap'])
 def test_eight_devices_equal_one_device(tmp_path, mode):
   """G's noise, style mixing, path length noise and ADA's draws are made for the global
@@ -133,6 +136,7 @@ def test_eight_devices_equal_one_device(tmp_path, mode):
     np.testing.assert_allclose(m1[name], m8[name], rtol=1e-4, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(tmp_path):
   c = with_path_length(tiny_stylegan2(tmp_path, conditional=False))
   full = train.train_and_evaluate(c, str(tmp_path / 'full'))

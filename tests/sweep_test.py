@@ -89,6 +89,7 @@ def _params(workdir):
   return jax.tree.map(np.asarray, (state.g_params, state.d_params)), step
 
 
+@pytest.mark.slow
 def test_sweep_killed_mid_point_resumes_to_the_uninterrupted_result(tmp_path):
   """SIGTERM during the second point; the rerun skips point 1 and resumes point 2."""
   args = [sys.executable, '-m', 'experiments.sweep', *SMALL, '--seeds=0-1',
@@ -126,6 +127,7 @@ def test_sweep_killed_mid_point_resumes_to_the_uninterrupted_result(tmp_path):
     assert os.path.isfile(os.path.join(cut, page, 'index.html')), page
 
 
+@pytest.mark.slow
 def test_vectorized_seeds_equal_each_seed_alone(small_config, tmp_path):
   """With the modern objectives on: lazy R1's cond and ADA's p under vmap."""
   with_objectives(small_config)

@@ -71,6 +71,7 @@ def test_resume_is_bit_identical(config, uninterrupted, tmp_path):
   _assert_identical(full, resumed)
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical_for_unrolled_conv_chunks(tmp_path):
   """unroll_steps traces S steps into one program: chunks of 4 + 4 and of 4 + 2 (stop)
   + 2 (resume) must still give the same bits (BatchNorm, sub-pixel convs by taps)."""
