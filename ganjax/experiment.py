@@ -95,7 +95,9 @@ class Experiment:
   @property
   def acgan(self):
     """Whether D has AC-GAN's classifier head (outputs [B, 1 + num_classes])."""
-    return bool(self.num_classes) and getattr(self.discriminator, 'conditioning', '') == 'acgan'
+    d = self.discriminator
+    return bool(self.num_classes) and (getattr(d, 'conditioning', '') == 'acgan' or
+                                       getattr(d, 'class_head', False))
 
   @property
   def batches_per_step(self):

@@ -138,7 +138,26 @@ def test_acgan_head_appends_class_logits(plain_d):
   np.testing.assert_allclose(out[:, :1], plain_out, rtol=1e-5, atol=1e-6)
 
 
+def test_class_head_appends_class_logits_to_the_projection_logit():
+  proj = DCGAN28Discriminator(**D_KW, num_classes=3, conditioning='projection')
+  both = DCGAN28Discriminator(**D_KW, num_classes=3, conditioning='projection',
+                              class_head=True)
+  params = both.init(jax.random.PRNGKey(6), X[:2], LABELS[:2], train=False)['params']
+  out = np.asarray(both.apply({'params': params}, X, LABELS, train=False))
+  without = {k: v for k, v in params.items() if k != 'classifier'}
+  logit = np.asarray(proj.apply({'params': without}, X, LABELS, train=False))
+  np.testing.assert_allclose(out[:, :1], logit, rtol=1e-6, atol=1e-6)
+  _, state = proj.apply({'params': without}, X, LABELS, train=False,
+                        capture_intermediates=True, mutable=['intermediates'])
+  phi = np.asarray(state['intermediates']['Activation_1']['__call__'][0]).reshape(4, -1)
+  np.testing.assert_allclose(out[:, 1:], phi @ np.asarray(params['classifier']['kernel']),
+                             rtol=1e-4, atol=1e-5)
+
+
 def test_conditioning_errors():
+  with pytest.raises(ValueError, match='class_head needs classes'):
+    DCGAN28Discriminator(**D_KW, class_head=True).init(jax.random.PRNGKey(0), X[:2],
+                                                         train=False)
   with pytest.raises(ValueError, match='unknown conditioning'):
     DCGAN28Discriminator(**D_KW, num_classes=3, conditioning='concat').init(
         jax.random.PRNGKey(0), X[:2], LABELS[:2], train=False)

@@ -16,7 +16,7 @@ ALL_CONFIGS = ['mnist_mlp', 'mnist_mlp_cgan', 'mnist_dcgan', 'fashion_mnist_dcga
                'cifar10_wgan_gp', 'cifar10_hinge_sn', 'cifar10_lsgan', 'cifar10_sngan',
                'cifar10_sngan_cond', 'cifar10_biggan', 'folder_sngan64', 'folder_biggan128',
                'mnist_resnet', 'fashion_mnist_resnet', 'mnist', 'fashion_mnist',
-               'mnist_cond', 'fashion_mnist_cond']
+               'mnist_cond', 'fashion_mnist_cond', 'mnist_cond_ac']
 
 
 def config(name):

@@ -88,7 +88,9 @@ class DCGAN28Discriminator(nn.Module):
   With num_classes > 0: conditioning 'projection' adds <embed(y), φ> to the logit
   (Miyato & Koyama 2018; φ the flattened features, or with projection_pool their mean
   over positions, f_last wide: 49x smaller embeddings for many classes), 'acgan' appends
-  num_classes class logits [B, 1 + num_classes]. The unconditional model is unchanged.
+  num_classes class logits [B, 1 + num_classes]; class_head appends them to the projection
+  logit too (a projection D with AC-GAN's classifier on φ). The unconditional model is
+  unchanged.
   """
   features: Sequence[int] = (64, 128)
   kernel: int = 5
@@ -96,6 +98,7 @@ class DCGAN28Discriminator(nn.Module):
   dropout: float = 0.3
   num_classes: int = 0
   conditioning: str = 'projection'   # with num_classes > 0: projection | acgan
+  class_head: bool = False           # projection with AC-GAN's class logits as well
   projection_pool: bool = False
   spectral_norm: bool = False
   axis_name: Optional[str] = None
@@ -107,6 +110,9 @@ class DCGAN28Discriminator(nn.Module):
   def __call__(self, x, labels=None, *, train):
     """Scores images (and int labels [B] when conditional); dropout is active in train."""
     check_conditioning(self, ('projection', 'acgan'), labels)
+    if self.class_head and not self.num_classes:
+      raise ValueError('DCGAN28Discriminator: class_head needs classes to predict; set '
+                       'model.conditional with labels or data.clusters, or drop class_head')
     sn = lambda layer: spectral(layer, self.spectral_norm, train)
     prec = precision(self)
     x = strided_stack(to_compute(x, self.dtype), self.features,
@@ -120,7 +126,7 @@ class DCGAN28Discriminator(nn.Module):
                                                   class_features=pooled)
     else:
       out = sn(nn.Dense(1, kernel_init=keras_kernel_init, **prec))(phi)
-    if self.num_classes and self.conditioning == 'acgan':
+    if self.num_classes and (self.conditioning == 'acgan' or self.class_head):
       classes = sn(nn.Dense(self.num_classes, use_bias=False, kernel_init=keras_kernel_init,
                             name='classifier', **prec))(phi)
       out = jnp.concatenate([out, classes], axis=-1)
