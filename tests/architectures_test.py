@@ -99,7 +99,7 @@ def test_acgan_terms_are_logged_apart_from_the_adversarial_losses(updates):
     assert 0 < float(metrics[name]) < np.inf
 
 
-@pytest.mark.parametrize('d', ['projection', 'acgan'])
+@pytest.mark.parametrize('d', ['projection', pytest.param('acgan', marks=pytest.mark.slow)])
 def test_each_update_writes_only_its_own_network(d):
   c = tiny_resnet(d=d)
   c.model.generator.spectral_norm = True

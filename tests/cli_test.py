@@ -118,8 +118,9 @@ def test_ada_on_the_command_line_starts_at_p_0(tmp_path):
   assert float(state.ada['p']) == 0.0
 
 
-@pytest.mark.parametrize('field, key', [('clusters', 'clusters'), ('clusters_per_class', 'labels'),
-                                        (None, 'labels')])
+@pytest.mark.parametrize('field, key', [
+    ('clusters', 'clusters'), pytest.param('clusters_per_class', 'labels', marks=pytest.mark.slow),
+    (None, 'labels')])
 def test_generate_writes_cluster_ids_as_clusters_and_classes_as_labels(small_config, tmp_path,
                                                                        field, key):
   """data.clusters ids are k-means clusters, not classes: never under 'labels'. With

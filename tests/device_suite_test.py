@@ -41,16 +41,16 @@ def smoke_cases():
   (dcgan.py's nets), cifar10_sngan's ganjax row apart from its two PyTorch rows
   (torch_resnets.py; cifar10_biggan takes the same runners), cifar10_stylegan2's ganjax
   row (cifar10_r3gan's takes the same), and the official code's rows where
-  runs/official_gpu is here; past the DCGAN row they are the full suite's (`slow`).
+  runs/official_gpu is here: the full suite's (`slow`); run it before a lent GPU.
   `benchmarks.device_suite --smoke` runs every row (~5 min)."""
-  slow = [('cifar10_sngan', 'ganjax'), ('cifar10_sngan', 'torch,torch.compile'),
-          ('cifar10_stylegan2', 'ganjax')]
+  cases = [('cifar10_dcgan', 'ganjax,torch,torch.compile'), ('cifar10_sngan', 'ganjax'),
+           ('cifar10_sngan', 'torch,torch.compile'), ('cifar10_stylegan2', 'ganjax')]
   if OFFICIAL:
-    slow += [('cifar10_stylegan2', 'torch,torch.compile'), ('cifar10_r3gan', 'torch,torch.compile')]
-  return [('cifar10_dcgan', 'ganjax,torch,torch.compile')] + [
-      pytest.param(*case, marks=pytest.mark.slow) for case in slow]
+    cases += [('cifar10_stylegan2', 'torch,torch.compile'), ('cifar10_r3gan', 'torch,torch.compile')]
+  return cases
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('model,contenders', smoke_cases())
 def test_smoke_throughput_rows(tmp_path, model, contenders):
   """At batch 4, bf16: each contender steps (torch.compile with aot_eager here), the

@@ -62,7 +62,7 @@ def test_every_config_builds_with_the_right_shapes(name):
   d_vars = {'params': state.d_params, 'batch_stats': state.d_batch_stats}
   logits = jax.eval_shape(lambda v, x: exp.discriminator.apply(v, x, labels, train=False),
                           d_vars, out)
-  assert logits.shape == (n, 1)
+  assert logits.shape == (n, 1 + (exp.num_classes if exp.acgan else 0))
 
 
 @pytest.mark.parametrize('name, sizes', [

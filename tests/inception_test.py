@@ -61,6 +61,7 @@ def _numpy_state_dict(net):
   return {k: v.numpy() for k, v in net.state_dict().items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('size', sorted(IMAGES))
 def test_network_matches_torch_fidelity(torch_net, tf_inception, size):
   """Same weights, same resized input: the same features (the resize is tested below)."""

@@ -268,6 +268,7 @@ def _pool_predictions(gan, classifier, pool):
   return z, logits.argmax(-1)
 
 
+@pytest.mark.slow
 def test_arithmetic_end_to_end(gan, classifier, tmp_path):
   z, predicted = _pool_predictions(gan, classifier, 300)
   # A barely trained G fills only a few classes: build the expression from those.

@@ -42,6 +42,7 @@ def _same(a, b):
   return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb))
 
 
+@pytest.mark.slow
 def test_each_update_writes_only_its_own_network(tmp_path):
   exp = Experiment(tiny_stylegan2(tmp_path), devices=jax.devices()[:1])
   state, fns = exp.init_state(), exp.step_fns()
