@@ -155,6 +155,8 @@ def test_class_head_appends_class_logits_to_the_projection_logit():
 
 
 def test_conditioning_errors():
+  with pytest.raises(ValueError, match='minibatch_std=3 groups the 4 images'):
+    DCGAN28Discriminator(**D_KW, minibatch_std=3).init(jax.random.PRNGKey(0), X, train=False)
   with pytest.raises(ValueError, match='class_head needs classes'):
     DCGAN28Discriminator(**D_KW, class_head=True).init(jax.random.PRNGKey(0), X[:2],
                                                          train=False)
@@ -163,3 +165,25 @@ def test_conditioning_errors():
         jax.random.PRNGKey(0), X[:2], LABELS[:2], train=False)
   with pytest.raises(ValueError, match='needs labels'):
     DCGAN28Generator(**G_KW, num_classes=3).init(jax.random.PRNGKey(0), Z[:2], train=False)
+
+
+def test_minibatch_std_map_by_hand(plain_d):
+  plain, plain_vars, _ = plain_d
+  d = DCGAN28Discriminator(**D_KW, minibatch_std=2)
+  assert d.couples_batch and not plain.couples_batch
+  params = d.init(jax.random.PRNGKey(7), X, train=False)['params']
+  out = np.asarray(d.apply({'params': params}, X, train=False))
+  conv_params = {k: params[k] for k in ('Conv_0', 'Conv_1')}
+  _, state = plain.apply({'params': {**conv_params, 'Dense_0': plain_vars['params']['Dense_0']}},
+                         X, train=False, capture_intermediates=True, mutable=['intermediates'])
+  last = np.asarray(state['intermediates']['Activation_1']['__call__'][0])   # [4, 7, 7, 8]
+  # groups of 2: sample j with j + 2; one map of the groups' mean stddev over features
+  groups = last.reshape(2, 2, *last.shape[1:])
+  std = np.sqrt(groups.var(axis=0) + 1e-8).mean(axis=(1, 2, 3))             # [2]
+  stat = np.broadcast_to(np.tile(std, 2)[:, None, None, None], (4, 7, 7, 1))
+  phi = np.concatenate([last, stat], -1).reshape(4, -1)
+  want = phi @ np.asarray(params['Dense_0']['kernel']) + np.asarray(params['Dense_0']['bias'])
+  np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+  # a sample's logit moves with its group-mate's image, not with the other group's
+  moved = np.asarray(d.apply({'params': params}, X.at[2].multiply(-1.0), train=False))
+  assert not np.allclose(moved[0], out[0]) and np.allclose(moved[1], out[1], atol=1e-6)

@@ -73,11 +73,25 @@ def test_first_crossing(history):
   assert lb.first_crossing(history, two, FLOOR) == (40.0, 400)
   assert lb.first_crossing(history, [('domain_fid', '<=', 5.0)]) == (20.0, 200)
   assert lb.first_crossing(history, [('class_kl', '<', ('floor', 6.0))], FLOOR) == (50.0, 500)
-  # A conditional set needs label_accuracy, which these evals lack.
-  assert lb.first_crossing(history, lb.fid_conditions(3.0, True), FLOOR) is None
+  # A conditional set needs label_accuracy, which these evals lack, and the reals' own.
+  labelled = {**FLOOR, 'label_accuracy': 0.9}
+  assert lb.first_crossing(history, lb.fid_conditions(3.0, True), labelled) is None
+  with pytest.raises(GanjaxError, match='floor of label_accuracy.*classifier with labels'):
+    lb.first_crossing(history, lb.fid_conditions(3.0, True), FLOOR)
+  with pytest.raises(GanjaxError, match="a floor limit is"):
+    lb.first_crossing(history, [('domain_fid', '<=', ('floor*', 2.0))], FLOOR)
   assert lb.first_crossing(history, [('domain_fid', '<=', 1.0)]) is None
   with pytest.raises(GanjaxError, match='floor of domain_fid'):
     lb.first_crossing(history, three, {})
+
+
+def test_label_accuracy_limit_is_the_reals_own_minus_the_slack(history):
+  floor = {**FLOOR, 'label_accuracy': 0.9}
+  conditions = lb.fid_conditions(3.0, True)
+  assert 'label_accuracy >= floor - 0.02' in lb.describe(conditions)
+  with_labels = lambda acc: [{**e, 'label_accuracy': acc} for e in history]
+  assert lb.first_crossing(with_labels(0.885), conditions, floor) == (30.0, 300)
+  assert lb.first_crossing(with_labels(0.875), conditions, floor) is None
 
 
 def test_best_within_counts_training_time_only(history):

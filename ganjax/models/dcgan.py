@@ -12,6 +12,7 @@ from ganjax.models import layers
 from ganjax.models.cond_layers import ConditionalBatchNorm, ProjectionOutput, check_conditioning
 from ganjax.models.layers import (Activation, batch_norm, keras_kernel_init, normal_init,
                                   precision, spectral, to_compute, to_float32)
+from ganjax.models.stylegan2_layers import minibatch_std
 
 KERAS_BN = dict(momentum=0.99, epsilon=1e-3)   # Keras BatchNormalization defaults
 TORCH_BN = dict(momentum=0.9, epsilon=1e-5)    # PyTorch BatchNorm2d defaults
@@ -89,8 +90,9 @@ class DCGAN28Discriminator(nn.Module):
   (Miyato & Koyama 2018; φ the flattened features, or with projection_pool their mean
   over positions, f_last wide: 49x smaller embeddings for many classes), 'acgan' appends
   num_classes class logits [B, 1 + num_classes]; class_head appends them to the projection
-  logit too (a projection D with AC-GAN's classifier on φ). The unconditional model is
-  unchanged.
+  logit too (a projection D with AC-GAN's classifier on φ). minibatch_std > 0 appends
+  StyleGAN's minibatch-stddev map (groups of that many samples) to the last feature map
+  before φ. The unconditional model is unchanged.
   """
   features: Sequence[int] = (64, 128)
   kernel: int = 5
@@ -100,11 +102,18 @@ class DCGAN28Discriminator(nn.Module):
   conditioning: str = 'projection'   # with num_classes > 0: projection | acgan
   class_head: bool = False           # projection with AC-GAN's class logits as well
   projection_pool: bool = False
+  minibatch_std: int = 0             # group size of a minibatch-stddev map (0: none)
   spectral_norm: bool = False
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'   # strided convs' input gradient: auto | xla | subpixel
   dtype: Any = None         # compute dtype (None: float32); the logits are float32
   param_dtype: Any = jnp.float32
+
+  @property
+  def couples_batch(self):
+    """Whether a sample's logit depends on the others in its call (reals and fakes then
+    go through D in calls of their own)."""
+    return self.minibatch_std > 0
 
   @nn.compact
   def __call__(self, x, labels=None, *, train):
@@ -118,6 +127,12 @@ class DCGAN28Discriminator(nn.Module):
     x = strided_stack(to_compute(x, self.dtype), self.features,
                       [self.kernel] * len(self.features), self.negative_slope, self.dropout,
                       train, self.conv_impl, sn, prec)
+    if self.minibatch_std:
+      if x.shape[0] % min(self.minibatch_std, x.shape[0]):
+        raise ValueError(f'DCGAN28Discriminator: minibatch_std={self.minibatch_std} groups '
+                         f'the {x.shape[0]} images of a call: use a group size that divides '
+                         f'the per-device batch')
+      x = minibatch_std(x, self.minibatch_std)
     phi = flatten(x)
     if self.num_classes and self.conditioning == 'projection':
       pooled = jnp.mean(x, axis=(1, 2)) if self.projection_pool else None

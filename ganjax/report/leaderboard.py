@@ -23,6 +23,7 @@ from ganjax.errors import GanjaxError
 LOWER_IS_BETTER = ('fid', 'kid', 'class_kl', 'copying_below')
 OPS = {'<=': operator.le, '<': operator.lt, '>=': operator.ge, '>': operator.gt}
 BEST_METRICS = ('domain_fid', 'class_coverage', 'class_kl', 'label_accuracy')
+LABEL_SLACK = 0.02   # label accuracy may be this far under the unseen reals' own
 # A recipe is flagged as copying when a seed's samples at its best FID have a median
 # d(nearest training) / d(nearest unseen) below this (unseen reals score about 1).
 COPYING_FLAG = 0.95
@@ -52,30 +53,41 @@ def eval_history(rows):
 
 def fid_conditions(factor, conditional, fid='domain_fid'):
   """A threshold set: fid <= factor x the run's floor, every class covered, class KL
-  <= 0.02 and, for conditional models, label accuracy >= 0.98."""
+  <= 0.02 and, for conditional models, label accuracy >= the unseen reals' own - 0.02
+  (the evaluator's classifier errs on real images too: 0.986 on MNIST, 0.908 on
+  Fashion-MNIST)."""
   out = [(fid, '<=', ('floor', factor)), ('class_coverage', '>=', 1.0),
          ('class_kl', '<=', 0.02)]
-  return out + ([('label_accuracy', '>=', 0.98)] if conditional else [])
+  return out + ([('label_accuracy', '>=', ('floor-', LABEL_SLACK))] if conditional else [])
 
 
 def describe(conditions):
   """[('domain_fid', '<=', ('floor', 3.0)), ...] -> 'domain_fid <= 3x floor, ...'."""
   def limit(value):
-    return f'{value[1]:g}x floor' if isinstance(value, (tuple, list)) else f'{value:g}'
+    if not isinstance(value, (tuple, list)):
+      return f'{value:g}'
+    return f'{value[1]:g}x floor' if value[0] == 'floor' else f'floor - {value[1]:g}'
   return ', '.join(f'{m} {op} {limit(v)}' for m, op, v in conditions)
 
 
 def resolve(conditions, floor):
-  """Conditions with ('floor', k) limits replaced by k x floor[metric]."""
+  """Conditions with ('floor', k) limits replaced by k x floor[metric], ('floor-', d) by
+  floor[metric] - d."""
   out = []
   for metric, op, value in conditions:
     if op not in OPS:
       raise GanjaxError(f'threshold {metric} {op} {value}: the op must be one of {list(OPS)}')
     if isinstance(value, (tuple, list)):
+      if value[0] not in ('floor', 'floor-'):
+        raise GanjaxError(f'threshold {metric} {op} {value}: a floor limit is (\'floor\', k) '
+                          f'or (\'floor-\', d)')
       if not floor or metric not in floor:
-        raise GanjaxError(f'threshold {metric} {op} {value[1]:g}x floor needs the run\'s '
-                          f'floor of {metric} (best.json "floor"): train with eval_every > 0')
-      value = value[1] * floor[metric]
+        raise GanjaxError(f'threshold {describe([(metric, op, value)])} needs '
+                          f'the run\'s floor of {metric} (best.json "floor"): train with '
+                          f'eval_every > 0' + (' and a classifier with labels'
+                                               if metric == 'label_accuracy' else ''))
+      value = (value[1] * floor[metric] if value[0] == 'floor'
+               else floor[metric] - value[1])
     out.append((metric, op, value))
   return out
 
