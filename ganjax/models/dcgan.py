@@ -128,10 +128,6 @@ class DCGAN28Discriminator(nn.Module):
                       [self.kernel] * len(self.features), self.negative_slope, self.dropout,
                       train, self.conv_impl, sn, prec)
     if self.minibatch_std:
-      if x.shape[0] % min(self.minibatch_std, x.shape[0]):
-        raise ValueError(f'DCGAN28Discriminator: minibatch_std={self.minibatch_std} groups '
-                         f'the {x.shape[0]} images of a call: use a group size that divides '
-                         f'the per-device batch')
       x = minibatch_std(x, self.minibatch_std)
     phi = flatten(x)
     if self.num_classes and self.conditioning == 'projection':

@@ -299,6 +299,9 @@ def minibatch_std(x, group_size, num_channels=1):
   [B, H, W, C + num_channels]."""
   n, h, w, c = x.shape
   g = min(group_size, n) if group_size is not None else n
+  if n % g:
+    raise ValueError(f'minibatch_std={group_size} groups the {n} images of a call: use a '
+                     f'group size that divides the per-device batch')
   y = x.reshape(g, -1, h, w, num_channels, c // num_channels)
   y = jnp.sqrt(jnp.mean(jnp.square(y - y.mean(axis=0)), axis=0) + 1e-8)   # [n, H, W, F, c]
   y = y.mean(axis=(1, 2, 4))                                               # [n, F]
