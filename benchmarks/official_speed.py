@@ -177,12 +177,19 @@ def run_ganjax(args, devices=None):
           'device': dev.device_kind, 'platform': dev.platform}
 
 
-def official_path(path, model):
-  """Puts the official checkout `path` first on sys.path (R3GAN's network files checked
-  against benchmarks.r3gan_fixture.COMMIT; pkg_resources shimmed where setuptools lacks it)."""
+def check_official(path, model):
+  """The absolute path of the official `model` checkout at `path`; a one-line exit where
+  there is none (before torch is imported: a missing checkout fails in milliseconds)."""
   path = os.path.abspath(path)
   if not os.path.isdir(os.path.join(path, 'training')):
     raise SystemExit(f'no official {model} checkout at {path} (see the module docstring)')
+  return path
+
+
+def official_path(path, model):
+  """Puts the official checkout `path` first on sys.path (R3GAN's network files checked
+  against benchmarks.r3gan_fixture.COMMIT; pkg_resources shimmed where setuptools lacks it)."""
+  path = check_official(path, model)
   if model == 'r3gan':
     from benchmarks import r3gan_fixture   # pylint: disable=g-import-not-at-top
     r3gan_fixture.import_official(path)

@@ -172,6 +172,10 @@ def smoke_process(fast_compile):
 def child(args):
   """--only=NAME: runs it on --spec and writes its result to --result."""
   spec = json.loads(args.spec)
+  if args.only == 'contender' and spec['contender'] != 'ganjax' and spec['model'] in OFFICIAL:
+    model = OFFICIAL[spec['model']]
+    official_speed.check_official(spec[f'official_{"sg2" if model == "stylegan2" else model}'],
+                                  model)
   if spec.get('smoke'):
     smoke_process(spec.get('fast_compile', True))
   runner = {'probe': run_probe, 'contender': run_contender, 'fid': run_fid}[args.only]
