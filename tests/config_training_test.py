@@ -40,14 +40,14 @@ def real_batch(exp, dataset):
   return preprocess(images), (labels if exp.num_classes else None)
 
 
-# fashion_mnist_{dcgan,cgan,resnet} are the mnist ones on other files, cifar10_wgan_gp and
-# cifar10_lsgan cifar10_dcgan with objectives the objectives tests take (a gradient
-# penalty on this conv D there): same code, not rerun here.
+# fashion_mnist{,_cond,_dcgan,_cgan,_resnet} are the mnist ones on other files,
+# cifar10_wgan_gp and cifar10_lsgan cifar10_dcgan with objectives the objectives tests
+# take (a gradient penalty on this conv D there): same code, not rerun here.
 # The residual configs' code runs at tiny widths in architectures_test (their full widths
 # take minutes a step here).
 SAME_CODE = ('fashion_mnist_dcgan', 'fashion_mnist_cgan', 'cifar10_wgan_gp', 'cifar10_lsgan',
              'cifar10_sngan', 'cifar10_sngan_cond', 'cifar10_biggan', 'folder_sngan64',
-             'folder_biggan128', 'fashion_mnist_resnet')
+             'folder_biggan128', 'fashion_mnist_resnet', 'fashion_mnist', 'fashion_mnist_cond')
 
 
 # Code the fast tier covers elsewhere (the residual nets in architectures_test, the folder
