@@ -177,6 +177,11 @@ def run_ganjax(args, devices=None):
           'device': dev.device_kind, 'platform': dev.platform}
 
 
+def checkout(args):
+  """The official checkout args.model reads: --official_sg2 or --official_r3gan."""
+  return args.official_sg2 if args.model == 'stylegan2' else args.official_r3gan
+
+
 def check_official(path, model):
   """The absolute path of the official `model` checkout at `path`; a one-line exit where
   there is none (before torch is imported: a missing checkout fails in milliseconds)."""
@@ -366,8 +371,7 @@ def run_official(args):
   device = torch.device('cuda' if cuda else 'cpu')
   torch.backends.cudnn.benchmark = True   # as both training loops
   torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
-  official_path(args.official_sg2 if args.model == 'stylegan2' else args.official_r3gan,
-                args.model)
+  official_path(checkout(args), args.model)
   from torch_utils.ops import conv2d_gradfix   # pylint: disable=g-import-not-at-top,import-error
   conv2d_gradfix.enabled = True   # as both training loops (torch >= 1.10: plain convs)
   if getattr(args, 'official_ops', 'auto') == 'ref':

@@ -173,9 +173,8 @@ def child(args):
   """--only=NAME: runs it on --spec and writes its result to --result."""
   spec = json.loads(args.spec)
   if args.only == 'contender' and spec['contender'] != 'ganjax' and spec['model'] in OFFICIAL:
-    model = OFFICIAL[spec['model']]
-    official_speed.check_official(spec[f'official_{"sg2" if model == "stylegan2" else model}'],
-                                  model)
+    official = torch_args(spec)   # a missing checkout fails here, before JAX or torch load
+    official_speed.check_official(official_speed.checkout(official), official.model)
   if spec.get('smoke'):
     smoke_process(spec.get('fast_compile', True))
   runner = {'probe': run_probe, 'contender': run_contender, 'fid': run_fid}[args.only]
