@@ -10,10 +10,10 @@ python -m experiments.train --config=configs/fashion_mnist_cond.py --workdir=run
 Its 3-seed board (2026-12-07, T = 379.0 s): best domain FID within 1 T 18.6 +- 1.8 =
 6.5 +- 0.9x the unseen floor (5.5, 7.1, 6.9), label accuracy 0.909 +- 0.004 (the
 classifier reads unseen reals at 0.908), recall 0.64, copying median 0.994-0.999; with
-BCE 21.2 +- 3.1 = 7.6 +- 2.6x, with BCE and 20 clusters per class 8.9 +- 2.6x. The same
-step time as BCE (10.9 against 11.0 steps/s, benchmarks.dcgan's loop, quiet). The
-command, both recipes' seeds, and what was tried and dropped, with numbers:
-configs/fashion_mnist.py.
+BCE 21.2 +- 3.1 = 7.6 +- 2.6x, with BCE and 20 clusters per class 8.9 +- 2.6x. Its step
+is 2-8% slower than BCE's (one more D pass, over a real batch, in G's update: 11.1-11.3
+against 11.5-12.1 steps/s, benchmarks.dcgan's loop, quiet). The command, both recipes'
+seeds, and what was tried and dropped, with numbers: configs/fashion_mnist.py.
 """
 
 from configs import mnist_cond

@@ -40,15 +40,15 @@ def real_batch(exp, dataset):
   return preprocess(images), (labels if exp.num_classes else None)
 
 
-# fashion_mnist{,_dcgan,_cgan,_resnet} are the mnist ones on other files (fashion_mnist_cond
-# is not: its RaGAN loss reads a second real batch in G's update),
+# fashion_mnist_{dcgan,cgan,resnet} are the mnist ones on other files (fashion_mnist and
+# fashion_mnist_cond are not: their RaGAN loss reads a second real batch in G's update),
 # cifar10_wgan_gp and cifar10_lsgan cifar10_dcgan with objectives the objectives tests
 # take (a gradient penalty on this conv D there): same code, not rerun here.
 # The residual configs' code runs at tiny widths in architectures_test (their full widths
 # take minutes a step here).
 SAME_CODE = ('fashion_mnist_dcgan', 'fashion_mnist_cgan', 'cifar10_wgan_gp', 'cifar10_lsgan',
              'cifar10_sngan', 'cifar10_sngan_cond', 'cifar10_biggan', 'folder_sngan64',
-             'folder_biggan128', 'fashion_mnist_resnet', 'fashion_mnist')
+             'folder_biggan128', 'fashion_mnist_resnet')
 
 
 # Code the fast tier covers elsewhere (the residual nets in architectures_test, the folder
