@@ -101,5 +101,4 @@ def get_config():
   relativistic average loss."""
   c = mnist.get_config('fashion_mnist')
   c.loss.name = 'relativistic'
-  c.loss.relativistic = 'average'
   return c

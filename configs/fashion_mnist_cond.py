@@ -27,5 +27,4 @@ def get_config():
   c = mnist_cond.get_config('fashion_mnist')
   c.data.clusters_per_class = CLUSTERS_PER_CLASS
   c.loss.name = 'relativistic'
-  c.loss.relativistic = 'average'
   return c
