@@ -63,7 +63,7 @@ def loss(**overrides):
 
 
 def reg(**overrides):
-  """D's regularizers (regularizers.py), each off at 0."""
+  """D's regularizers and G's mode-seeking term (regularizers.py), each off at 0."""
   return dict(dict(
       gp=0.0,                    # λ of WGAN-GP's penalty on interpolates (10)
       gp_one_sided=False,        # penalize only norms above 1
@@ -73,7 +73,8 @@ def reg(**overrides):
                                  # c = k/(k+1)) | fused (in the main D loss, lr as set)
       lecam=0.0,                 # λ of LeCam's penalty (CIFAR-10: 0.3)
       lecam_decay=0.99,          # its EMAs' decay
-      lecam_start=1000), **overrides)   # G steps before it applies
+      lecam_start=1000,          # G steps before it applies
+      mode_seeking=0.0), **overrides)   # G's MSGAN term, its weight (MSGAN: 1)
 
 
 def augment(**overrides):

@@ -69,7 +69,8 @@ def prepare(exps, workdirs, is_main):
   reg = exp.step_config().reg
   pl_rows = reg.pl_weight and exp.par.axis_name is not None
   check_batch(exp.config.batch_size, exp.real_batch, exp.par.num_devices,
-              exp.config.batch_size // reg.pl_batch_shrink if pl_rows else 0)
+              exp.config.batch_size // reg.pl_batch_shrink if pl_rows else 0,
+              pairs=bool(reg.mode_seeking))
   dataset = exp.load_dataset()
   for e, workdir in zip(exps, workdirs):
     os.makedirs(workdir, exist_ok=True)

@@ -16,9 +16,13 @@ MODES = ('jit', 'pmap')
 AXIS = 'data'
 
 
-def check_batch(batch, real_batch, num_devices, pl_batch=0):
+def check_batch(batch, real_batch, num_devices, pl_batch=0, pairs=False):
   """Raises a one-line error unless the batches (and, under pmap, path length
-  regularization's, pl_batch > 0) split evenly over the devices."""
+  regularization's, pl_batch > 0) split evenly over the devices (and, with pairs, G's
+  batch into pairs of rows on each device: the mode-seeking term's)."""
+  if pairs and batch % (2 * num_devices):
+    raise GanjaxError(f'reg.mode_seeking draws fakes in pairs on each device: set '
+                      f'--config.batch_size to a multiple of {2 * num_devices}, got {batch}')
   named = [('batch_size', batch), ('the real batch per D update', real_batch)]
   if pl_batch:
     named.append(('the path length batch (batch_size // reg.pl_batch_shrink)', pl_batch))

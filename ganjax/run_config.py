@@ -56,7 +56,7 @@ DEFAULTS = {'updates': 'alternating', 'eval.features': 'auto', 'eval.unseen_spli
             'reg.lazy': 'fused'}
 # Non-negative weights, and fields in ranges: (name, low, high, what the range means).
 WEIGHTS = ('loss.class_weight', 'loss.clip', 'reg.gp', 'reg.r1', 'reg.r2', 'reg.lecam',
-           'reg.pl_weight')
+           'reg.pl_weight', 'reg.mode_seeking')
 RANGES = (('augment.p', 0.0, 1.0, 'a probability (or -1: 0 if adaptive, else 1)'),
           ('augment.target', -1.0, 1.0, 'the target of r_t = E[sign D(x_real)]'),
           ('reg.lecam_decay', 0.0, 0.999999, 'an EMA decay'),
@@ -190,6 +190,9 @@ def _validate_objective(flat):
     raise GanjaxError(f"--config.reg.pl_weight={flat['reg.pl_weight']!r}: path length "
                       "regularization differentiates StyleGAN2's ws; set "
                       "--config.model.name=stylegan2 or reg.pl_weight=0")
+  if flat['reg.mode_seeking'] and flat['fake_labels'] == 'real':
+    raise GanjaxError("--config.reg.mode_seeking pairs fakes under one sampled label; "
+                      "--config.fake_labels=real gives each fake its real's: use one of them")
   if flat['loss.name'] == 'relativistic' and flat['d_batch'] != 'combined':
     raise GanjaxError("--config.loss.name=relativistic couples reals and fakes in one D "
                       "loss: it needs --config.d_batch=combined")

@@ -1,5 +1,5 @@
 """D's regularizers as pure functions: gradient penalties (WGAN-GP, R1, R2), LeCam, and
-WGAN's weight clipping.
+WGAN's weight clipping; and G's mode-seeking term (MSGAN).
 
 `d_fn` is D as a function of its input images, x [B,H,W,C] -> outputs [B,1], with its
 params, labels and dropout key closed over; the penalties differentiate it w.r.t. x
@@ -35,6 +35,9 @@ class RegConfig:
   pl_every: int = 4
   pl_decay: float = 0.01        # the pl_mean EMA's rate
   pl_batch_shrink: int = 2
+  # MSGAN's mode-seeking term in G's loss (Mao et al. 2019), its weight: the fakes come in
+  # pairs of rows (2i, 2i+1) with one label and two latents, and G is pushed apart on them.
+  mode_seeking: float = 0.0
 
   @classmethod
   def from_config(cls, reg, clip=0.0):
@@ -84,6 +87,13 @@ def lecam_penalty(*, real=None, fake=None, ema_real, ema_fake, weight):
   if fake is not None:
     total += jnp.mean(jnp.square(jax.nn.relu(ema_real - fake)))
   return weight * total
+
+
+def mode_seeking_penalty(fake, z, *, weight, mean=jnp.mean, eps=1e-5):
+  """MSGAN's term (its official code, lz = mean|G(z1)-G(z2)| / mean|z1-z2|, weight / (lz
+  + eps)) on the pairs of rows (2i, 2i+1): fake [B,...], z [B, latent] -> scalar."""
+  lz = mean(jnp.abs(fake[0::2] - fake[1::2])) / mean(jnp.abs(z[0::2] - z[1::2]))
+  return weight / (lz + eps)
 
 
 def ema(average, value, decay):

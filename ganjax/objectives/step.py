@@ -194,6 +194,23 @@ def draw_fakes(ctx, key, batch):
   return ctx.constrain(z), labels
 
 
+def g_fakes(ctx, key):
+  """G update's latents [b, latent] and labels [b]: draw_fakes, with each label shared by
+  a pair of rows (2i, 2i+1) when the mode-seeking term is on."""
+  z, labels = draw_fakes(ctx, key, ctx.cfg.global_batch)
+  if ctx.cfg.reg.mode_seeking and labels is not None:
+    labels = ctx.constrain(jnp.repeat(labels[0::2], 2, axis=0))
+  return z, labels
+
+
+def mode_seeking_terms(cfg, fake, z):
+  """{'g_mode_seeking'} for G's fakes [b,...] from latents z [b, latent], or {} when off."""
+  if not cfg.reg.mode_seeking:
+    return {}
+  return {'g_mode_seeking': regs.mode_seeking_penalty(
+      fake, z, weight=cfg.reg.mode_seeking, mean=functools.partial(batch_mean, cfg))}
+
+
 def run_g(ctx, state, g_params, z, labels, keys, train=True, perturbations=None):
   """G forward with the update's G streams (a G that draws noise or mixes styles uses
   them; others ignore them); returns (images, new G batch stats) (the old ones if not
@@ -516,7 +533,7 @@ def g_update(ctx, state, key, real=None, real_labels=None):
   """One G update through a fixed D (D's params and statistics are not written);
   returns (state, (adversarial loss, {'g_class'} or {}))."""
   cfg, keys = ctx.cfg, streams(key, 'g')
-  z, labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
+  z, labels = g_fakes(ctx, keys['fakes'])
   labels = real_labels if cfg.labels_from_reals else labels
   r = None
   if cfg.loss.name == 'relativistic':
@@ -530,6 +547,7 @@ def g_update(ctx, state, key, real=None, real_labels=None):
     fake, g_stats = run_g(ctx, state, g_params, z, labels, keys)
     f, f_class = split_outputs(cfg, d_fn(fake))
     loss, terms = g_terms(cfg, f, f_class, labels, r)
+    terms = {**terms, **mode_seeking_terms(cfg, fake, z)}
     return loss + sum(terms.values()), (loss, terms, g_stats)
 
   grads, (loss, terms, g_stats) = jax.grad(loss_fn, has_aux=True)(state.g_params)
@@ -588,7 +606,7 @@ def g_reg_update(ctx, state, key):
 def simultaneous_update(ctx, state, real, real_labels, key):
   """Returns (state, (d_loss, r, f, terms), (g_loss, g_terms))."""
   cfg, keys = ctx.cfg, streams(key, 'd')
-  z, fake_labels = draw_fakes(ctx, keys['fakes'], cfg.global_batch)
+  z, fake_labels = g_fakes(ctx, keys['fakes'])
   fake_labels = real_labels if cfg.labels_from_reals else fake_labels
   real = ctx.constrain(mirrored(cfg, ctx.constrain(real), keys['xflip']))
   fake, g_pull, g_stats = jax.vjp(lambda p: run_g(ctx, state, p, z, fake_labels, keys),
@@ -615,6 +633,13 @@ def simultaneous_update(ctx, state, real, real_labels, key):
   (d_r, d_f), (d_loss, d_out_terms) = jax.grad(d_loss_fn, argnums=(0, 1), has_aux=True)(
       r_out, f_out)
   g_f, (g_loss, g_out_terms) = jax.grad(g_loss_fn, has_aux=True)(f_out)
+  g_fake = f_pull(g_f)[1]
+  if cfg.reg.mode_seeking:   # a term on the fakes themselves: its gradient joins D's pullback
+    def ms_fn(x):
+      terms = mode_seeking_terms(cfg, x, z)
+      return sum(terms.values()), terms
+    ms_grad, ms_terms = jax.grad(ms_fn, has_aux=True)(fake)
+    g_fake, g_out_terms = g_fake + ms_grad, {**g_out_terms, **ms_terms}
   d_grads = jax.tree.map(jnp.add, r_pull(d_r)[0], f_pull(d_f)[0])
   x = DInputs(real, lax.stop_gradient(fake), real_labels, fake_labels)
   phases, terms = d_phases(cfg, 'combined'), {}
@@ -626,7 +651,7 @@ def simultaneous_update(ctx, state, real, real_labels, key):
     reg_grads, terms = jax.grad(penalty, has_aux=True)(state.d_params)
     d_grads = jax.tree.map(jnp.add, d_grads, reg_grads)
   state = apply_d_grads(ctx, state, d_grads, d_stats)
-  state = observe_d(cfg, apply_g_grads(ctx, state, g_pull(f_pull(g_f)[1])[0], g_stats), r, f)
+  state = observe_d(cfg, apply_g_grads(ctx, state, g_pull(g_fake)[0], g_stats), r, f)
   for phase in phases[1:]:
     state, (*_, reg_terms) = d_reg_phase(ctx, phase, state, x, keys, state.step)
     terms.update(reg_terms)
